@@ -1,0 +1,3 @@
+"""Routes of the alerts API, mounted under /api/v1/."""
+
+urlpatterns: list = []

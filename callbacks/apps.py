@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CallbacksConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "callbacks"
+    verbose_name = "Callbacks"
+
+    def ready(self) -> None:
+        from callbacks.services.catalogue import event_types_sync_after_migrate
+
+        post_migrate.connect(event_types_sync_after_migrate, sender=self)

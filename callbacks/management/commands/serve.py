@@ -1,0 +1,58 @@
+"""Serve the screens and the API (gunicorn) and run the task cluster (qcluster) together.
+
+Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+STOP_GRACE_S = 15
+
+
+class Command(BaseCommand):
+    help = "Run the web server (gunicorn) and the django-q2 cluster until interrupted."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+
+    def handle(self, *args, host: str, port: int, web_workers: int, **options) -> None:  # noqa: ANN002, ANN003
+        python = sys.executable
+        web = [
+            python, "-m", "gunicorn", "config.wsgi:application",
+            "--bind", f"{host}:{port}", "--workers", str(web_workers), "--threads", "4",
+            "--access-logfile", "-", "--graceful-timeout", str(STOP_GRACE_S),
+        ]  # fmt: skip
+        cluster = [python, "manage.py", "qcluster"]
+        children = [subprocess.Popen(web, cwd=settings.BASE_DIR), subprocess.Popen(cluster, cwd=settings.BASE_DIR)]
+        self.stdout.write(self.style.SUCCESS(f"Callback Center on http://{host}:{port}/admin/  (Ctrl-C stops)"))
+
+        stopping = False
+
+        def stop(signum: int, frame) -> None:  # noqa: ANN001
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,50 @@
+"""Write `.env` with fresh secrets, once: `python -m config.envfile .env`. Never overwrites a file.
+
+Losing FIELD_ENCRYPTION_KEYS loses every stored secret, so an existing `.env` is always kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sys
+from pathlib import Path
+
+TEMPLATE = """\
+# Callback Center settings (see README.md for every variable). Keep this file: the
+# FIELD_ENCRYPTION_KEYS below decrypt every stored secret.
+SECRET_KEY={secret_key}
+FIELD_ENCRYPTION_KEYS={field_key}
+DEBUG=false
+ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
+SITE_URL=http://127.0.0.1:8000
+# CALLBACKS_ALLOW_HTTP=false
+# CALLBACKS_ALLOW_PRIVATE_NETWORKS=false
+# DATABASE_URL=postgres://user:password@127.0.0.1:5432/callbacks
+# REDIS_URL=redis://127.0.0.1:6379/0
+# EMAIL_URL=smtp+tls://user:password@smtp.example.com:587
+# TELEGRAM_BOT_TOKEN=
+# TELEGRAM_BOT_USERNAME=
+# TELEGRAM_WEBHOOK_SECRET={telegram_secret}
+"""
+
+
+def envfile_write(path: Path) -> bool:
+    """Write a fresh `.env` at `path` unless one exists; returns whether it wrote one."""
+    if path.exists():
+        return False
+    content = TEMPLATE.format(
+        secret_key=secrets.token_urlsafe(50),
+        field_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        telegram_secret=secrets.token_urlsafe(32),
+    )
+    path.write_text(content)
+    path.chmod(0o600)
+    return True
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else ".env")
+    if envfile_write(target):
+        print(f"Wrote {target} with fresh secrets. Keep it: it holds the key to every stored secret.")

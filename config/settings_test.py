@@ -1,0 +1,15 @@
+"""Test settings: the production settings with the test-friendly environment filled in first."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "bm90LWEtcmVhbC1rZXktanVzdC1mb3ItdGVzdHMtMDA=")
+os.environ.setdefault("CALLBACKS_ALLOW_HTTP", "true")
+os.environ.setdefault("CALLBACKS_ALLOW_PRIVATE_NETWORKS", "true")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+os.environ.setdefault("TELEGRAM_BOT_USERNAME", "callback_center_test_bot")
+
+from config.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -1,0 +1,38 @@
+"""Fixtures shared by every suite: accounts, API keys and an authenticated API client."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from callbacks.models import Account
+from callbacks.services.api_keys import api_key_create
+from tests.factories import AccountFactory
+
+
+@pytest.fixture
+def account(db) -> Account:  # noqa: ANN001
+    return AccountFactory()
+
+
+@pytest.fixture
+def other_account(db) -> Account:  # noqa: ANN001
+    return AccountFactory()
+
+
+def api_client_for(account: Account, scopes: tuple[str, ...] = ("read", "write")) -> APIClient:
+    """An API client that sends `Authorization: Bearer <a new key of account>`."""
+    _, raw_key = api_key_create(account=account, scopes=scopes, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+@pytest.fixture
+def api(account: Account) -> APIClient:
+    return api_client_for(account)
+
+
+@pytest.fixture
+def other_api(other_account: Account) -> APIClient:
+    return api_client_for(other_account)
