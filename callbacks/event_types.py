@@ -151,7 +151,14 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         ALERT_VERIFICATION_RATE_LOW,
         Category.BUSINESS_ALERT,
         "The OTP verification rate over the rolling window fell below the minimum.",
-        {"rate_percent": 61.5, "threshold_percent": 70, "window_minutes": 60, "sent": 200, "verified": 123, "state": "firing"},
+        {
+            "rate_percent": 61.5,
+            "threshold_percent": 70,
+            "window_minutes": 60,
+            "sent": 200,
+            "verified": 123,
+            "state": "firing",
+        },
     ),
     EventTypeSpec(
         ACCOUNT_BALANCE,
@@ -187,7 +194,11 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         CALLBACK_PROFILE_DISABLED,
         Category.OPERATIONAL,
         "A callback profile failed for too long and was disabled (abnormal).",
-        {"profile_id": "7c0e4a8e-2b1f-4e57-9d65-0d7f3b2a1c9e", "name": "Orders", "reason": "failing since 2026-11-18T09:00:00Z"},
+        {
+            "profile_id": "7c0e4a8e-2b1f-4e57-9d65-0d7f3b2a1c9e",
+            "name": "Orders",
+            "reason": "failing since 2026-11-18T09:00:00Z",
+        },
     ),
     EventTypeSpec(
         CALLBACK_PROFILE_RECOVERED,

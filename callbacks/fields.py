@@ -53,12 +53,12 @@ class EncryptedTextField(models.TextField):
     The empty string is stored as is, so "is it set?" needs no decryption.
     """
 
-    def from_db_value(self, value, expression, connection):  # noqa: ANN001, ANN201
+    def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
         return secret_decrypt(value)
 
-    def get_prep_value(self, value):  # noqa: ANN001, ANN201
+    def get_prep_value(self, value):
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

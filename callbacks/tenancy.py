@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from callbacks.models import Account
 
 
-def accounts_for_user(user) -> QuerySet[Account]:  # noqa: ANN001
+def accounts_for_user(user) -> QuerySet[Account]:
     if not user.is_authenticated:
         return Account.objects.none()
     if user.is_superuser:

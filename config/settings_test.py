@@ -9,7 +9,7 @@ os.environ.setdefault("CALLBACKS_ALLOW_PRIVATE_NETWORKS", "true")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("TELEGRAM_BOT_USERNAME", "callback_center_test_bot")
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -11,12 +11,12 @@ from tests.factories import AccountFactory
 
 
 @pytest.fixture
-def account(db) -> Account:  # noqa: ANN001
+def account(db) -> Account:
     return AccountFactory()
 
 
 @pytest.fixture
-def other_account(db) -> Account:  # noqa: ANN001
+def other_account(db) -> Account:
     return AccountFactory()
 
 

@@ -30,7 +30,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
 
     @factory.post_generation
-    def saved(self, create: bool, extracted, **kwargs) -> None:  # noqa: ANN001, ANN003
+    def saved(self, create: bool, extracted, **kwargs) -> None:
         if create:
             self.save()
 

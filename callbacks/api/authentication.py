@@ -32,7 +32,7 @@ class ApiKeyPrincipal:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):  # noqa: ANN001, ANN201
+    def authenticate(self, request):
         from callbacks.services.api_keys import api_key_authenticate
 
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -46,5 +46,5 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         return ApiKeyPrincipal(api_key), api_key
 
-    def authenticate_header(self, request) -> str:  # noqa: ANN001
+    def authenticate_header(self, request) -> str:
         return self.keyword

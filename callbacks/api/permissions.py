@@ -10,7 +10,7 @@ from callbacks.models import ApiKey
 class HasAccountScope(permissions.BasePermission):
     message = "This API key lacks the scope this request needs."
 
-    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+    def has_permission(self, request, view) -> bool:
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return False

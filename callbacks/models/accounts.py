@@ -82,6 +82,6 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})" if self.name else f"{self.prefix}…"
 
-    def is_active(self, now=None) -> bool:  # noqa: ANN001
+    def is_active(self, now=None) -> bool:
         now = now or django_timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -91,7 +91,9 @@ class CallbackProfile(models.Model):
     encryption_cipher = models.CharField(max_length=16, choices=Cipher.choices, blank=True, default="")
     encryption_key = EncryptedTextField(blank=True)
     encryption_iv = models.CharField(max_length=16, blank=True)
-    encryption_iv_random = models.BooleanField(default=True, help_text="A random IV per message, sent before the ciphertext.")
+    encryption_iv_random = models.BooleanField(
+        default=True, help_text="A random IV per message, sent before the ciphertext."
+    )
     encryption_fields = models.JSONField(default=list, blank=True, help_text="Paths of the parameters to encrypt.")
 
     batch_max_size = models.PositiveIntegerField(default=1)

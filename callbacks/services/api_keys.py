@@ -28,7 +28,7 @@ def api_key_create(
     scopes: list[str] | tuple[str, ...] = (ApiKey.Scope.READ, ApiKey.Scope.WRITE),
     name: str = "",
     expires_at: datetime | None = None,
-    created_by=None,  # noqa: ANN001
+    created_by=None,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the full key, which is never available again."""
     scopes = sorted(set(scopes))

@@ -20,12 +20,12 @@ STOP_GRACE_S = 15
 class Command(BaseCommand):
     help = "Run the web server (gunicorn) and the django-q2 cluster until interrupted."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
 
-    def handle(self, *args, host: str, port: int, web_workers: int, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, host: str, port: int, web_workers: int, **options) -> None:
         python = sys.executable
         web = [
             python, "-m", "gunicorn", "config.wsgi:application",
@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
         stopping = False
 
-        def stop(signum: int, frame) -> None:  # noqa: ANN001
+        def stop(signum: int, frame) -> None:
             nonlocal stopping
             stopping = True
 
