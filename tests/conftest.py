@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from callbacks.models import Account
 from callbacks.services.api_keys import api_key_create
 from tests.factories import AccountFactory
+from tests.receivers import Receiver
 
 
 @pytest.fixture
@@ -36,3 +37,24 @@ def api(account: Account) -> APIClient:
 @pytest.fixture
 def other_api(other_account: Account) -> APIClient:
     return api_client_for(other_account)
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on 127.0.0.1 (see tests/receivers.py); answers 200 until told otherwise."""
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def receiver_factory():
+    """Call it for as many receivers as a test needs; all are stopped afterwards."""
+    started: list[Receiver] = []
+
+    def make() -> Receiver:
+        started.append(Receiver().start())
+        return started[-1]
+
+    yield make
+    for running in started:
+        running.stop()
