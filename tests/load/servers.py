@@ -261,7 +261,7 @@ async def _serve_connection(
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
+            _, path, _ = lines[0].split(" ", 2)
             headers = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
