@@ -1,0 +1,192 @@
+"""Creating, changing and deleting callback profiles; rotating their signing secret; their status.
+
+Every write validates the whole profile (`profile_rules.profile_values_clean`) and raises a
+ValidationError naming each failing field. Secrets are write-only: a change that omits one keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from callbacks.models import Account, CallbackProfile
+from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
+from callbacks.services.profile_rules import profile_values_clean
+from callbacks.signing import signing_secret_generate
+
+logger = logging.getLogger(__name__)
+
+PREVIOUS_SECRET_VALIDITY = timedelta(hours=24)
+SECRET_FIELDS = ("auth_password", "auth_header", "md5_salt", "encryption_key")
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "url",
+    "http_method",
+    "headers",
+    "body_type",
+    "body_template",
+    "auth_username",
+    "sign_standard_webhooks",
+    "sign_md5",
+    "encryption_cipher",
+    "encryption_iv",
+    "encryption_iv_random",
+    "encryption_fields",
+    "batch_max_size",
+    "batch_max_wait_ms",
+    "response_contract",
+    "connect_timeout_s",
+    "response_timeout_s",
+    "retry_schedule_s",
+    "max_in_flight",
+    "failure_notice_emails",
+    *SECRET_FIELDS,
+)
+ACCEPTED_FIELDS = frozenset({*EDITABLE_FIELDS, "event_types", "status"})
+USER_STATUSES = (CallbackProfile.Status.ENABLED, CallbackProfile.Status.DISABLED)
+
+
+def _fields_accept(fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - ACCEPTED_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown callback profile fields: {', '.join(unknown)}")
+
+
+def _user_status_clean(status: Any) -> str:
+    if status not in USER_STATUSES:
+        raise ValidationError(
+            {"status": "Choose “enabled” or “disabled” (a profile turns abnormal only by failing for long)."}
+        )
+    return status
+
+
+def _profile_values(profile: CallbackProfile, event_type_codes: list[str]) -> dict[str, Any]:
+    values = {field: getattr(profile, field) for field in EDITABLE_FIELDS}
+    values["event_types"] = event_type_codes
+    return values
+
+
+def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
+    """Create a profile. With Standard Webhooks signing on, a secret is generated and exposed once as
+    `profile.new_signing_secret` (it is never readable from the API again)."""
+    _fields_accept(fields)
+    status = _user_status_clean(fields.pop("status", CallbackProfile.Status.ENABLED))
+    values = _profile_values(CallbackProfile(account=account), [])
+    values.update(fields)
+    cleaned = profile_values_clean(values)
+    event_type_codes = cleaned.pop("event_types")
+    cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
+    profile = CallbackProfile(account=account, status=status, **cleaned)
+    new_secret = signing_secret_generate() if profile.sign_standard_webhooks else ""
+    profile.signing_secret = new_secret
+    with transaction.atomic():
+        profile.save()
+        profile.event_types.set(event_type_codes)
+    profile.new_signing_secret = new_secret
+    logger.info("profile.created", extra={"account_id": str(account.pk), "profile_id": str(profile.pk)})
+    return profile
+
+
+def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfile:
+    """Change the given fields (the others keep their values) after validating the whole result.
+
+    Writes only the columns that changed, so health counters the engine keeps are never overwritten.
+    Turning Standard Webhooks on for a profile without a secret generates one (`new_signing_secret`).
+    """
+    _fields_accept(fields)
+    status = fields.pop("status", None)
+    if status is not None and status != profile.status:
+        _user_status_clean(status)
+    with transaction.atomic():
+        current = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
+        current_codes = sorted(current.event_types.values_list("code", flat=True))
+        values = _profile_values(current, current_codes)
+        values.update(fields)
+        cleaned = profile_values_clean(values)
+        event_type_codes = cleaned.pop("event_types")
+        cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
+        changed = [field for field, value in cleaned.items() if getattr(current, field) != value]
+        for field in changed:
+            setattr(current, field, cleaned[field])
+        new_secret = ""
+        if current.sign_standard_webhooks and not current.signing_secret:
+            new_secret = current.signing_secret = signing_secret_generate()
+            changed.append("signing_secret")
+        if changed:
+            current.save(update_fields=[*changed, "updated_at"])
+        if sorted(event_type_codes) != current_codes:
+            current.event_types.set(event_type_codes)
+            changed.append("event_types")
+        if status is not None and status != current.status:
+            profile_status_set(profile=current, status=status)
+            changed.append("status")
+    current.new_signing_secret = new_secret
+    _instance_refresh(profile, current)
+    logger.info(
+        "profile.updated",
+        extra={"profile_id": str(profile.pk), "fields": [field for field in changed if field not in SECRET_FIELDS]},
+    )
+    return profile
+
+
+def _instance_refresh(stale: CallbackProfile, fresh: CallbackProfile) -> None:
+    """Give the caller's instance the saved state, so code holding it sees what was written."""
+    if stale is fresh:
+        return
+    stale.refresh_from_db()
+    stale.new_signing_secret = fresh.new_signing_secret
+
+
+def profile_delete(*, profile: CallbackProfile) -> None:
+    """Delete a profile with its deliveries and statistics."""
+    profile_id, account_id = str(profile.pk), str(profile.account_id)
+    with transaction.atomic():
+        profile.delete()
+    logger.info("profile.deleted", extra={"account_id": account_id, "profile_id": profile_id})
+
+
+def profile_secret_rotate(*, profile: CallbackProfile) -> str:
+    """A new signing secret; the old one keeps signing (beside the new) for 24 hours. Returns the new one."""
+    new_secret = signing_secret_generate()
+    with transaction.atomic():
+        current = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
+        if current.signing_secret:
+            current.previous_signing_secret = current.signing_secret
+            current.previous_signing_secret_expires_at = timezone.now() + PREVIOUS_SECRET_VALIDITY
+        current.signing_secret = new_secret
+        current.save(
+            update_fields=[
+                "signing_secret",
+                "previous_signing_secret",
+                "previous_signing_secret_expires_at",
+                "updated_at",
+            ]
+        )
+    for field in ("signing_secret", "previous_signing_secret", "previous_signing_secret_expires_at", "updated_at"):
+        setattr(profile, field, getattr(current, field))
+    logger.info("profile.secret_rotated", extra={"profile_id": str(profile.pk)})
+    return new_secret
+
+
+def profile_status_set(*, profile: CallbackProfile, status: str, reason: str = "") -> CallbackProfile:
+    """Enable, disable, or mark abnormal. Enabling clears the failure streak so health starts afresh."""
+    if status not in CallbackProfile.Status.values:
+        raise ValidationError({"status": f"Choose one of: {', '.join(CallbackProfile.Status.values)}."})
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": status, "status_reason": reason[:300]}
+    if status == CallbackProfile.Status.ENABLED:
+        changes.update(consecutive_failures=0, exhausted_deliveries=0, first_failure_at=None, abnormal_since=None)
+    elif status == CallbackProfile.Status.ABNORMAL and profile.abnormal_since is None:
+        changes["abnormal_since"] = now
+    with transaction.atomic():
+        CallbackProfile.objects.filter(pk=profile.pk).update(**changes, updated_at=now)
+    for field, value in changes.items():
+        setattr(profile, field, value)
+    logger.info("profile.status_set", extra={"profile_id": str(profile.pk), "status": status})
+    return profile
