@@ -1,0 +1,67 @@
+"""The failure classes a failure notice tells apart, with their wording and what to do about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HTTP_STATUS = "http_status"
+UNAUTHORIZED = "unauthorized"
+CONNECT = "connect"
+RESPONSE_TIMEOUT = "response_timeout"
+REJECTED = "rejected"
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class FailureClassText:
+    label: str
+    advice: str
+
+
+TEXTS: dict[str, FailureClassText] = {
+    HTTP_STATUS: FailureClassText(
+        "answered with a non-2xx status",
+        "Check the endpoint's logs for this request; it must answer 2xx once it has accepted the callback.",
+    ),
+    UNAUTHORIZED: FailureClassText(
+        "refused the authorization (401 / 403)",
+        "Check the username and password or the Authorization value of the profile against what the "
+        "endpoint expects, and that the endpoint accepts our signature.",
+    ),
+    CONNECT: FailureClassText(
+        "could not be connected to within 5 seconds",
+        "Check that the host name resolves, the server is up and its firewall accepts connections from us.",
+    ),
+    RESPONSE_TIMEOUT: FailureClassText(
+        "did not answer within 60 seconds",
+        "Answer quickly (2xx at once) and do slow work after answering; check the endpoint is not overloaded.",
+    ),
+    REJECTED: FailureClassText(
+        "answered with a failure status in its envelope",
+        "See status_code and error_message in the response below; 901 means the parameters were refused.",
+    ),
+    OTHER: FailureClassText(
+        "failed",
+        "See the error below; the callback is retried on the profile's schedule.",
+    ),
+}
+
+
+def failure_class_of(*, failure_class: str, status: int | None) -> str:
+    """Map the engine's failure class and the HTTP status to the classes a notice tells apart."""
+    name = (failure_class or "").lower()
+    if status in (401, 403):
+        return UNAUTHORIZED
+    if status is not None and not 200 <= status < 300:
+        return HTTP_STATUS
+    if status is not None:
+        return REJECTED
+    if "connect" in name or "dns" in name or "refused" in name or "resolve" in name or "unreachable" in name:
+        return CONNECT
+    if "timeout" in name or "read" in name:
+        return RESPONSE_TIMEOUT
+    return OTHER
+
+
+def failure_class_text(failure: str) -> FailureClassText:
+    return TEXTS.get(failure, TEXTS[OTHER])

@@ -1,0 +1,1 @@
+"""How alerts and notices reach people: e-mail (Django's mail backend) and Telegram (python-telegram-bot)."""
