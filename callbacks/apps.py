@@ -9,5 +9,7 @@ class CallbacksConfig(AppConfig):
 
     def ready(self) -> None:
         from callbacks.services.catalogue import event_types_sync_after_migrate
+        from callbacks.tasks import schedules_register
 
         post_migrate.connect(event_types_sync_after_migrate, sender=self)
+        post_migrate.connect(schedules_register, sender=self)

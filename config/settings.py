@@ -108,6 +108,18 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Shared by every process of the installation (the dispatcher's coalesced wake-up flag, throttling):
+# Redis at scale, files on the one machine of the embedded setup.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env.str("CACHE_DIR", default=str(BASE_DIR / ".cache")),
+        }
+    }
+
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

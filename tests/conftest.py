@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from callbacks import clock
 from callbacks.models import Account
 from callbacks.services.api_keys import api_key_create
 from tests.factories import AccountFactory
@@ -58,3 +60,12 @@ def receiver_factory():
     yield make
     for running in started:
         running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _engine_state_reset():
+    """Each test starts on the real clock with an empty cache (it holds the dispatcher's wake-up flag)."""
+    clock.reset()
+    cache.clear()
+    yield
+    clock.reset()

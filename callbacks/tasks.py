@@ -1,0 +1,110 @@
+"""django-q2 entry points of the delivery engine. Thin: they call the engine and log.
+
+The database is the source of truth: a wake-up only shortens the wait. Losing every queued task
+loses no delivery, because `dispatch_sweep` runs every minute and finds due work in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+WAKEUP_QUEUED_KEY = "callbacks:dispatch-wakeup-queued"
+WAKEUP_FLAG_TTL_S = 30  # a lost wake-up blocks the next ones at most this long (the sweep covers the gap)
+SWEEP_SCHEDULE_NAME = "callbacks.dispatch_sweep"
+PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
+
+
+def _wakeup_cache():
+    return caches[getattr(settings, "CALLBACKS_WAKEUP_CACHE", "default")]
+
+
+def worker_id_new() -> str:
+    """A name for one dispatcher run: host, process and a random part, unique across machines."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def dispatcher_wake() -> bool:
+    """Queue a `dispatch_wakeup` unless one is already queued (coalesced). Call after commit.
+
+    Returns whether a task was queued. The running dispatcher clears the flag before it claims,
+    so work committed before the clear is claimed by it and work committed after queues a new one.
+    """
+    if not _wakeup_cache().add(WAKEUP_QUEUED_KEY, 1, timeout=WAKEUP_FLAG_TTL_S):
+        return False
+    from django_q.tasks import async_task
+
+    try:
+        async_task("callbacks.tasks.dispatch_wakeup", task_name="callbacks dispatch wake-up", save=False)
+    except Exception:  # the broker is down: the sweep will find the work
+        _wakeup_cache().delete(WAKEUP_QUEUED_KEY)
+        logger.exception("dispatch.wakeup_enqueue_failed")
+        return False
+    return True
+
+
+def dispatcher_wake_on_commit() -> None:
+    transaction.on_commit(dispatcher_wake)
+
+
+def dispatch_wakeup() -> int:
+    """Deliver until no work is due (or the run's time budget is spent, then hand over to a new wake-up)."""
+    from callbacks.engine import dispatch_run
+
+    _wakeup_cache().delete(WAKEUP_QUEUED_KEY)
+    result = dispatch_run(worker_id=worker_id_new())
+    if result.budget_spent:
+        dispatcher_wake()
+    logger.info("dispatch.wakeup_done", extra={"processed": result.processed, "budget_spent": result.budget_spent})
+    return result.processed
+
+
+def dispatch_sweep() -> int:
+    """The per-minute schedule: retries that fell due, expired leases, deferred batches."""
+    from callbacks.engine import dispatch_run
+
+    result = dispatch_run(worker_id=worker_id_new())
+    if result.budget_spent:
+        dispatcher_wake()
+    return result.processed
+
+
+def retention_purge() -> int:
+    """The daily schedule: attempts and event payloads older than CALLBACKS_RETENTION_DAYS go."""
+    from callbacks.retention import retention_purge as purge
+
+    return purge()
+
+
+def schedules_register(*args: Any, **kwargs: Any) -> None:
+    """Create or update the engine's django-q2 schedules by name (post_migrate; idempotent)."""
+    from django_q.models import Schedule
+
+    wanted = {
+        SWEEP_SCHEDULE_NAME: {
+            "func": "callbacks.tasks.dispatch_sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+        PURGE_SCHEDULE_NAME: {
+            "func": "callbacks.tasks.retention_purge",
+            "schedule_type": Schedule.HOURLY,
+            "repeats": -1,
+        },
+    }
+    for name, values in wanted.items():
+        schedule = Schedule.objects.filter(name=name).first()
+        if schedule is None:
+            Schedule.objects.create(name=name, **values)
+        elif any(getattr(schedule, field) != value for field, value in values.items()):
+            Schedule.objects.filter(pk=schedule.pk).update(**values)
