@@ -139,6 +139,12 @@ class Report(models.Model):
         return f"{self.get_frequency_display()} report of {self.account} for {self.period_start:%Y-%m-%d %H:%M}"
 
     @property
+    def period(self) -> periods.Period:
+        return periods.Period(
+            frequency=self.frequency, start=self.period_start, end=self.period_end, timezone=self.timezone
+        )
+
+    @property
     def total_count(self) -> int:
         return self.delivered_count + self.failed_count
 
