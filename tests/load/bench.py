@@ -1,0 +1,205 @@
+"""`make bench`: the delivery engine measured on this machine, next to the raw limit of the box.
+
+    python -m tests.load.bench                       # everything, N = 20,000, SQLite and PostgreSQL
+    python -m tests.load.bench --n 5000 --backends sqlite --sections raw,drain,live
+
+Receivers run on 127.0.0.1 as child processes (nginx `return 200`; an asyncio server answering
+after 100 ms or 10 s); each section runs a real `manage.py qcluster` on a throw-away database
+(a SQLite file with the ORM broker; a PostgreSQL database created and dropped here, with Redis
+db 6 as broker). Figures are printed as a table and saved to bench-results/<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.load.harness import BENCH_REDIS_URL, ROOT, ThrowawayDatabase, manage, process_environment
+from tests.load.rawlimit import raw_limit_measure
+from tests.load.servers import NginxReceiver, ScriptedReceiver
+
+BACKENDS = ("sqlite", "postgres")
+ENGINE_SECTIONS = ("drain", "live", "steady", "fanout", "slow_endpoint", "backlog_memory", "claim_cost", "workers")
+ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
+SECTION_TIME_LIMIT_S = 900
+SLOW_RECEIVER_DELAY_MS = 100
+
+# (section, figure) → (target text, check on the value, the raw limit)
+TARGETS = {
+    ("drain", "per_second"): ("≥ 2,000/s and ≥ 75% of raw", lambda value, raw: value >= 2000 and value >= 0.75 * raw),
+    ("live", "per_second_end_to_end"): (
+        "≥ 2,000/s and ≥ 75% of raw",
+        lambda value, raw: value >= 2000 and value >= 0.75 * raw,
+    ),
+    ("steady", "latency_p50_ms"): ("< 50 ms", lambda value, raw: value < 50),
+    ("steady", "latency_p99_ms"): ("< 250 ms", lambda value, raw: value < 250),
+    ("fanout", "per_second"): ("≥ 1,000/s", lambda value, raw: value >= 1000),
+    ("slow_endpoint", "cost_percent"): ("< 10%", lambda value, raw: value is not None and value < 10),
+    ("backlog_memory", "peak_rss_one_process_mb"): ("< 200 MB", lambda value, raw: value < 200),
+    ("claim_cost", "ratio"): ("< 2x", lambda value, raw: value < 2),
+}
+
+
+def section_arguments(section: str, n: int, receivers: dict) -> dict:
+    nginx = {"url": receivers["nginx"].url, "nginx_log": str(receivers["nginx"].root / "access.log")}
+    scripted = receivers["scripted"].url
+    return {
+        "drain": {"count": n, **nginx},
+        "live": {"count": n, **nginx},
+        "steady": {"count": max(1000, min(n // 5, 4000)), "rate_per_s": 200, **nginx},
+        "fanout": {"events": max(100, n // 10), "profile_count": 10, "url": scripted + "/"},
+        "slow_endpoint": {"count": max(1000, n // 2), "slow_url": scripted + "/delay/10000", **nginx},
+        "backlog_memory": {"count": max(10_000, n * 5), "url": receivers["nginx"].url},
+        "claim_cost": {"history": max(100_000, n * 50)},
+        "workers": {"count": n, "url": receivers["nginx"].url, "nginx_log": nginx["nginx_log"]},
+    }[section]
+
+
+def section_run(*, section: str, backend: str, n: int, receivers: dict, workdir: Path, q_workers: int) -> dict:
+    """One section in a child process against a fresh database of `backend`."""
+    database = ThrowawayDatabase(backend=backend, directory=workdir).create()
+    cache_dir = workdir / f"cache-{database.name}"
+    environment = process_environment(
+        database_url=database.url,
+        redis_url=BENCH_REDIS_URL if backend == "postgres" else "",
+        cluster_name=database.name,
+        workers=q_workers,
+        CACHE_DIR=str(cache_dir),
+    )
+    try:
+        if backend == "postgres":
+            import redis
+
+            redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+        manage(["migrate", "--noinput", "-v", "0"], environment)
+        arguments = json.dumps(section_arguments(section, n, receivers))
+        for receiver in (receivers["nginx"], receivers["scripted"]):
+            receiver.reset()
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.load.scenarios",
+                "--section",
+                section,
+                "--workdir",
+                str(workdir),
+                "--arguments",
+                arguments,
+            ],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=SECTION_TIME_LIMIT_S,
+        )
+        lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+        if result.returncode != 0 or not lines:
+            return {"error": (result.stderr or result.stdout)[-1500:]}
+        return json.loads(lines[-1].removeprefix("RESULT "))
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {SECTION_TIME_LIMIT_S} s"}
+    finally:
+        database.drop()
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def reports_run() -> dict:
+    if importlib.util.find_spec("tests.load.bench_reports") is None:
+        return {"error": "tests/load/bench_reports.py is not there"}
+    from tests.load import bench_reports
+
+    return bench_reports.run()
+
+
+def rows_flatten(prefix: str, value) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in rows_flatten(f"{prefix}.{key}" if prefix else key, item)]
+    return [(prefix, value)]
+
+
+def table_print(results: dict) -> None:
+    raw = results.get("raw", {}).get("per_second", 0)
+    print(f"\n{'section':<16} {'backend':<9} {'figure':<36} {'value':>12}  target")
+    print("-" * 100)
+    for key, figures in results.items():
+        section, _, backend = key.partition("/")
+        for figure, value in rows_flatten("", figures):
+            target = TARGETS.get((section, figure))
+            verdict = ""
+            if target and isinstance(value, int | float):
+                verdict = f"{target[0]}  {'OK' if target[1](value, raw) else 'MISSED'}"
+            shown = f"{value:,}" if isinstance(value, int | float) else str(value)[:200]
+            print(f"{section:<16} {backend or '-':<9} {figure:<36} {shown:>12}  {verdict}")
+            if (
+                section in ("drain", "live")
+                and figure.startswith("per_second")
+                and raw
+                and isinstance(value, int | float)
+            ):
+                print(f"{'':<16} {'':<9} {'  as a share of the raw limit':<36} {value / raw:>11.0%}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20_000, help="events of the throughput sections (default 20,000)")
+    parser.add_argument(
+        "--sections", default=",".join(ALL_SECTIONS), help=f"comma-separated, of: {', '.join(ALL_SECTIONS)}"
+    )
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, of: sqlite, postgres")
+    parser.add_argument("--q-workers", type=int, default=2, help="django-q2 workers per qcluster (Q_WORKERS)")
+    arguments = parser.parse_args(argv)
+    sections = [section for section in arguments.sections.split(",") if section]
+    backends = [backend for backend in arguments.backends.split(",") if backend]
+    unknown = set(sections) - set(ALL_SECTIONS) or set(backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown: {', '.join(sorted(unknown))}")
+
+    results: dict = {}
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    with NginxReceiver() as nginx, ScriptedReceiver(default_delay_ms=SLOW_RECEIVER_DELAY_MS) as scripted:
+        receivers = {"nginx": nginx, "scripted": scripted}
+        if "raw" in sections:
+            results["raw"] = raw_limit_measure(url=nginx.url)
+            print(f"raw limit: {results['raw']['per_second']:,}/s", flush=True)
+        for backend in backends:
+            for section in sections:
+                if section not in ENGINE_SECTIONS or (section == "workers" and backend != "postgres"):
+                    continue
+                print(f"{section} on {backend} …", flush=True)
+                results[f"{section}/{backend}"] = section_run(
+                    section=section,
+                    backend=backend,
+                    n=arguments.n,
+                    receivers=receivers,
+                    workdir=workdir,
+                    q_workers=arguments.q_workers,
+                )
+                print(f"  {json.dumps(results[f'{section}/{backend}'])[:400]}", flush=True)
+        if "reports" in sections:
+            results["reports"] = reports_run()
+    shutil.rmtree(workdir, ignore_errors=True)
+    results["meta"] = {
+        "n": arguments.n,
+        "seconds": round(time.monotonic() - started),
+        "at": datetime.now(UTC).isoformat(),
+    }
+    table_print(results)
+    out = ROOT / "bench-results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nsaved to {out.relative_to(ROOT)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

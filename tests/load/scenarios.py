@@ -1,0 +1,343 @@
+"""The benchmark's measured runs, each inside a real `qcluster` on the database Django points at.
+
+Run by `tests.load.bench` as a child process (`python -m tests.load.scenarios ...`) whose
+environment names a throw-away database; the fault suites call the same helpers in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import django
+
+STEADY_RATE_PER_S = 200
+SLOW_ANSWER_MS = 10_000
+
+
+def _django() -> None:
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+
+
+@dataclass
+class Stage:
+    """Where a scenario runs: the environment of its qcluster children and a directory for logs."""
+
+    environment: dict
+    workdir: Path
+
+    def cluster(self, name: str = "cluster", **overrides: str):
+        from tests.load.harness import Cluster
+
+        environment = {**self.environment, **overrides}
+        return Cluster(environment, log_path=self.workdir / f"{name}.log").start()
+
+
+def id_key(text: str) -> str:
+    """A delivery id as 32 lowercase hex digits, however a header spelled it."""
+    return re.sub(r"[^0-9a-f]", "", str(text).lower())[-32:]
+
+
+def profiles_create(*, count: int, url_for: Callable[[int], str], account=None, **fields):
+    """`count` enabled profiles subscribed to message.status, of `account` or of a fresh one."""
+    from callbacks import event_types
+    from callbacks.models import Account, CallbackProfile
+    from callbacks.signing import signing_secret_generate
+
+    if account is None:
+        account = Account.objects.create(name=f"Bench {time.time_ns()}", admin_email="bench@example.com")
+    profiles = []
+    for index in range(count):
+        profile = CallbackProfile.objects.create(
+            account=account,
+            name=f"bench {index}",
+            url=url_for(index),
+            signing_secret=signing_secret_generate(),
+            **fields,
+        )
+        profile.event_types.set([event_types.MESSAGE_STATUS])
+        profiles.append(profile)
+    return account, profiles
+
+
+def events_emit(*, account, count: int, rate_per_s: float | None = None, time_limit_s: float = 600) -> dict:
+    """Emit `count` events through `event_emit` (paced at `rate_per_s` if given); timing figures."""
+    from callbacks import event_types
+    from callbacks.services.events import event_emit
+
+    started = time.monotonic()
+    deadline = started + time_limit_s
+    emitted = 0
+    while emitted < count and time.monotonic() < deadline:
+        if rate_per_s:
+            due = started + emitted / rate_per_s
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        event_emit(
+            account=account,
+            type=event_types.MESSAGE_STATUS,
+            data={"message_id": f"m-{emitted}", "phone": "+6591234567", "status": "delivered"},
+        )
+        emitted += 1
+    seconds = time.monotonic() - started
+    return {
+        "events": emitted,
+        "emit_seconds": round(seconds, 2),
+        "emit_per_second": round(emitted / max(seconds, 1e-9)),
+    }
+
+
+def delivered_count(profiles) -> int:
+    from callbacks.models import Delivery
+
+    return Delivery.objects.filter(profile__in=profiles, state=Delivery.State.DELIVERED).count()
+
+
+def finished_wait(profiles, expected: int, timeout_s: float) -> int:
+    """Poll until `expected` deliveries of `profiles` are delivered (or the time is up); how many were."""
+    from tests.load.harness import wait_until
+
+    wait_until(lambda: delivered_count(profiles) >= expected, timeout_s=timeout_s, interval_s=0.25)
+    return delivered_count(profiles)
+
+
+def created_by_delivery(profiles) -> dict[str, float]:
+    from callbacks.models import Delivery
+
+    rows = Delivery.objects.filter(profile__in=profiles).values_list("id", "event__created_at")
+    return {id_key(delivery_id): created.timestamp() for delivery_id, created in rows}
+
+
+def arrival_figures(*, profiles, arrivals: dict[str, float]) -> dict:
+    """Throughput (first event created → last arrival) and event-to-first-byte latency of `profiles`."""
+    from tests.load.harness import percentile
+
+    created = created_by_delivery(profiles)
+    matched = {key: at for key, at in arrivals.items() if key in created}
+    latencies_ms = [(matched[key] - created[key]) * 1000 for key in matched]
+    if not matched:
+        return {"arrived": 0}
+    first_created = min(created[key] for key in matched)
+    first_arrival, last_arrival = min(matched.values()), max(matched.values())
+    return {
+        "arrived": len(matched),
+        "per_second_end_to_end": round(len(matched) / max(last_arrival - first_created, 1e-9)),
+        "per_second_arrivals": round(len(matched) / max(last_arrival - first_arrival, 1e-9)),
+        "latency_p50_ms": round(percentile(latencies_ms, 0.50), 1),
+        "latency_p99_ms": round(percentile(latencies_ms, 0.99), 1),
+        "latency_max_ms": round(max(latencies_ms), 1),
+    }
+
+
+def nginx_arrivals(log_path: Path) -> dict[str, float]:
+    time.sleep(0.4)  # nginx flushes its buffered log every 200 ms
+    first: dict[str, float] = {}
+    with log_path.open() as log:
+        for line in log:
+            webhook_id, _, at = line.strip().rpartition(" ")
+            if webhook_id and webhook_id != "-":
+                first.setdefault(id_key(webhook_id), float(at))
+    return first
+
+
+def scripted_arrivals(url: str) -> tuple[dict[str, float], dict]:
+    import requests
+
+    stats = requests.get(url.rstrip("/") + "/_stats", timeout=60).json()
+    return {id_key(key): times[0] for key, times in stats.pop("arrivals").items()}, stats
+
+
+def pending_cancel(profiles) -> None:
+    from callbacks.models import Delivery
+
+    Delivery.objects.filter(profile__in=profiles, state=Delivery.State.PENDING).update(state=Delivery.State.CANCELLED)
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+
+def section_drain(stage: Stage, *, count: int, url: str, nginx_log: Path) -> dict:
+    """`count` events emitted while no worker runs, then the cluster starts: dispatcher capacity."""
+    account, profiles = profiles_create(count=1, url_for=lambda _: url)
+    emitted = events_emit(account=account, count=count)
+    cluster = stage.cluster("drain")
+    try:
+        done = finished_wait(profiles, count, timeout_s=max(120, count / 100))
+    finally:
+        cluster.stop()
+    figures = arrival_figures(profiles=profiles, arrivals=nginx_arrivals(nginx_log))
+    return {"delivered": done, **emitted, "per_second": figures.get("per_second_arrivals", 0)}
+
+
+def section_live(stage: Stage, *, count: int, url: str, nginx_log: Path, rate_per_s: float | None = None) -> dict:
+    """Events emitted while the cluster runs (as fast as possible, or paced): throughput and latency."""
+    account, profiles = profiles_create(count=1, url_for=lambda _: url)
+    cluster = stage.cluster("live" if rate_per_s is None else "steady")
+    try:
+        events_emit(account=account, count=50)  # warm-up: workers started and connected
+        finished_wait(profiles, 50, timeout_s=60)
+        warm = set(created_by_delivery(profiles))
+        emitted = events_emit(account=account, count=count, rate_per_s=rate_per_s)
+        done = finished_wait(profiles, count + 50, timeout_s=max(120, count / 100)) - 50
+    finally:
+        cluster.stop()
+    arrivals = {key: at for key, at in nginx_arrivals(nginx_log).items() if key not in warm}
+    return {"delivered": done, **emitted, **arrival_figures(profiles=profiles, arrivals=arrivals)}
+
+
+def section_fanout_slow_receiver(stage: Stage, *, events: int, profile_count: int, url: str) -> dict:
+    """Events fanned out to `profile_count` profiles of a receiver that answers after 100 ms."""
+    account, profiles = profiles_create(count=profile_count, url_for=lambda index: f"{url.rstrip('/')}/p{index}")
+    emitted = events_emit(account=account, count=events)
+    cluster = stage.cluster("fanout")
+    try:
+        done = finished_wait(profiles, events * profile_count, timeout_s=max(120, events * profile_count / 200))
+    finally:
+        cluster.stop()
+    arrivals, stats = scripted_arrivals(url)
+    figures = arrival_figures(profiles=profiles, arrivals=arrivals)
+    return {
+        "deliveries": events * profile_count,
+        "delivered": done,
+        "per_second": figures.get("per_second_arrivals", 0),
+        "receiver_max_in_flight": stats["max_in_flight"],
+        "emit_per_second": emitted["emit_per_second"],
+    }
+
+
+def section_slow_endpoint(stage: Stage, *, count: int, url: str, slow_url: str, nginx_log: Path) -> dict:
+    """Fast-profile throughput alone, then with a profile answering after 10 s on the same events."""
+    results = {}
+    for label, with_slow in (("alone", False), ("beside_slow", True)):
+        account, profiles = profiles_create(count=1, url_for=lambda _: url)
+        extra = []
+        if with_slow:
+            _, extra = profiles_create(count=1, url_for=lambda _: slow_url, account=account)
+        events_emit(account=account, count=count)
+        cluster = stage.cluster(f"slow-{label}")
+        try:
+            done = finished_wait(profiles, count, timeout_s=max(120, count / 100))
+        finally:
+            cluster.stop()
+        figures = arrival_figures(profiles=profiles, arrivals=nginx_arrivals(nginx_log))
+        results[label] = {"delivered": done, "per_second": figures.get("per_second_arrivals", 0)}
+        pending_cancel(extra)
+    alone, beside = results["alone"]["per_second"], results["beside_slow"]["per_second"]
+    results["cost_percent"] = round(100 * (1 - beside / alone), 1) if alone else None
+    return results
+
+
+def section_backlog_memory(stage: Stage, *, count: int, url: str, time_limit_s: float = 120) -> dict:
+    """A backlog of `count` due deliveries (bulk SQL), then the cluster drains it; its RSS sampled."""
+    from callbacks import event_types
+    from callbacks.tasks import dispatcher_wake
+    from tests.load.bulk import deliveries_insert
+
+    _, profiles = profiles_create(count=1, url_for=lambda _: url)
+    deliveries_insert(profile=profiles[0], start=1, count=count, event_type=event_types.MESSAGE_STATUS)
+    dispatcher_wake()
+    cluster = stage.cluster("backlog")
+    peak_process = peak_total = 0
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < time_limit_s:
+            sizes = cluster.rss_by_pid()
+            peak_process = max([peak_process, *sizes.values()])
+            peak_total = max(peak_total, sum(sizes.values()))
+            if delivered_count(profiles) >= count:
+                break
+            time.sleep(0.5)
+        done = delivered_count(profiles)
+        seconds = time.monotonic() - started
+    finally:
+        cluster.stop()
+    pending_cancel(profiles)
+    return {
+        "backlog": count,
+        "delivered_in_run": done,
+        "seconds": round(seconds, 1),
+        "peak_rss_one_process_mb": round(peak_process / 2**20, 1),
+        "peak_rss_cluster_mb": round(peak_total / 2**20, 1),
+    }
+
+
+def nginx_arrival_counts(log_path: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    time.sleep(0.4)
+    with log_path.open() as log:
+        for line in log:
+            key = id_key(line.rpartition(" ")[0])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def section_workers(stage: Stage, *, count: int, url: str, nginx_log: Path, cluster_counts=(1, 2, 3)) -> dict:
+    """`count` due deliveries (bulk SQL) drained by 1, 2, then 3 qcluster processes at once."""
+    from callbacks import event_types
+    from callbacks.tasks import dispatcher_wake
+    from tests.load.bulk import deliveries_insert
+
+    results = {}
+    for round_number, clusters_wanted in enumerate(cluster_counts, start=1):
+        _, profiles = profiles_create(count=1, url_for=lambda _: url, max_in_flight=1000)
+        deliveries_insert(
+            profile=profiles[0], start=round_number * 10**8, count=count, event_type=event_types.MESSAGE_STATUS
+        )
+        dispatcher_wake()
+        clusters = [stage.cluster(f"workers-{clusters_wanted}-{index}") for index in range(clusters_wanted)]
+        try:
+            done = finished_wait(profiles, count, timeout_s=max(180, count / 100))
+        finally:
+            for cluster in clusters:
+                cluster.stop()
+        created = created_by_delivery(profiles)
+        counts = {key: value for key, value in nginx_arrival_counts(nginx_log).items() if key in created}
+        figures = arrival_figures(profiles=profiles, arrivals=nginx_arrivals(nginx_log))
+        results[f"{clusters_wanted}_qcluster"] = {
+            "delivered": done,
+            "per_second": figures.get("per_second_arrivals", 0),
+            "arrived_twice": sum(1 for value in counts.values() if value > 1),
+        }
+    return results
+
+
+SECTIONS = {
+    "workers": section_workers,
+    "drain": section_drain,
+    "live": section_live,
+    "steady": section_live,
+    "fanout": section_fanout_slow_receiver,
+    "slow_endpoint": section_slow_endpoint,
+    "backlog_memory": section_backlog_memory,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--section", required=True, choices=sorted(SECTIONS))
+    parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--arguments", required=True, help="the section's keyword arguments as JSON")
+    arguments = parser.parse_args()
+    _django()
+    import os
+
+    stage = Stage(environment=dict(os.environ), workdir=arguments.workdir)
+    keywords = json.loads(arguments.arguments)
+    for key in ("nginx_log",):
+        if key in keywords:
+            keywords[key] = Path(keywords[key])
+    result = SECTIONS[arguments.section](stage, **keywords)
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
