@@ -33,6 +33,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        from callbacks.api.throttling import auth_failure_record
         from callbacks.services.api_keys import api_key_authenticate
 
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -40,9 +41,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not token.strip():
+            auth_failure_record(request)
             raise exceptions.AuthenticationFailed("Use the header `Authorization: Bearer <api key>`.")
         api_key = api_key_authenticate(raw_key=token.strip())
         if api_key is None:
+            auth_failure_record(request)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         return ApiKeyPrincipal(api_key), api_key
 

@@ -1,0 +1,35 @@
+"""`/api/v1/event-types/`: the catalogue a profile subscribes to, with example payloads."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+
+from callbacks.event_types import Category
+from callbacks.models import EventType
+
+
+class EventTypeSerializer(serializers.ModelSerializer):
+    category_label = serializers.CharField(read_only=True)
+    example = serializers.JSONField(read_only=True, help_text="An example of the `data` the event carries.")
+
+    class Meta:
+        model = EventType
+        fields = ["code", "category", "category_label", "description", "example"]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The event catalogue",
+        parameters=[OpenApiParameter("category", OpenApiTypes.STR, enum=list(Category.LABELS))],
+    )
+)
+class EventTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = EventTypeSerializer
+
+    def get_queryset(self):
+        event_types = EventType.objects.order_by("category", "code")
+        category = self.request.query_params.get("category")
+        return event_types.filter(category=category) if category else event_types
