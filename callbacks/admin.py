@@ -1,0 +1,23 @@
+"""The callbacks app in the screens: callback settings, delivery log, API keys, accounts, dashboard."""
+
+from django.contrib import admin
+
+from callbacks.admin_views.accounts import AccountAdmin, ApiKeyAdmin, MembershipAdmin
+from callbacks.admin_views.dashboard import deliveries_panel_context, profiles_panel_context
+from callbacks.admin_views.deliveries import DeliveryAdmin
+from callbacks.admin_views.profiles import CallbackProfileAdmin
+from callbacks.models import Account, ApiKey, CallbackProfile, Delivery, Membership
+
+admin.site.register(Account, AccountAdmin)
+admin.site.register(Membership, MembershipAdmin)
+admin.site.register(ApiKey, ApiKeyAdmin)
+admin.site.register(CallbackProfile, CallbackProfileAdmin)
+admin.site.register(Delivery, DeliveryAdmin)
+
+admin.site.nav_add("Callback settings", "admin:callbacks_callbackprofile_changelist", 10)
+admin.site.nav_add("Delivery log", "admin:callbacks_delivery_changelist", 20)
+admin.site.nav_add("API keys", "admin:callbacks_apikey_changelist", 60)
+admin.site.nav_add("Account", "admin:callbacks_account_changelist", 70)
+
+admin.site.panel_add("admin/callback_center/panel_deliveries.html", deliveries_panel_context, 10)
+admin.site.panel_add("admin/callback_center/panel_profiles.html", profiles_panel_context, 20)

@@ -1,0 +1,137 @@
+"""The admin site branded Callback Center: product navigation, account switcher, dashboard.
+
+Installed through `CallbackCenterAdminConfig` (in INSTALLED_APPS instead of django.contrib.admin),
+so `django.contrib.admin.site` is this site and every app's `admin.py` registers on it. Apps add
+screens and dashboard panels with `site.view_add(...)` and `site.panel_add(...)`; `callbacks`
+never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    order: int
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A box on the dashboard: `context(request)` returns the template's context, or None to hide."""
+
+    template: str
+    context: Callable[[HttpRequest], dict | None]
+    order: int
+
+
+class CallbackCenterAdminSite(admin.AdminSite):
+    site_header = "Callback Center"
+    site_title = "Callback Center"
+    index_title = "Dashboard"
+    index_template = "admin/callback_center/dashboard.html"
+    enable_nav_sidebar = False
+    site_url = None
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self._extra_views: list[tuple[str, Callable, str]] = []
+        self._nav: list[NavItem] = [NavItem("Dashboard", "admin:index", 0, "◧")]
+        self._panels: list[DashboardPanel] = []
+
+    # --- extension points used by the apps' admin.py ---------------------------------------------
+    def view_add(self, route: str, view: Callable, name: str) -> None:
+        """Serve `view` (wrapped in admin_view: login and permission required) at /admin/<route>."""
+        self._extra_views.append((route, view, name))
+
+    def nav_add(self, label: str, url_name: str, order: int, icon: str = "") -> None:
+        self._nav.append(NavItem(label, url_name, order, icon))
+
+    def panel_add(self, template: str, context: Callable[[HttpRequest], dict | None], order: int) -> None:
+        self._panels.append(DashboardPanel(template, context, order))
+
+    # --- the site ------------------------------------------------------------------------------------
+    def has_permission(self, request: HttpRequest) -> bool:
+        from callbacks.tenancy import accounts_for_user
+
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return user.is_superuser or accounts_for_user(user).exists()
+
+    def get_urls(self):
+        own = [
+            path("account/switch/", self.admin_view(self.account_switch_view), name="account_switch"),
+            *[path(route, self.admin_view(view), name=name) for route, view, name in self._extra_views],
+        ]
+        return own + super().get_urls()
+
+    def each_context(self, request: HttpRequest) -> dict:
+        from callbacks.admin_views.scoping import account_current, account_role
+        from callbacks.tenancy import accounts_for_user
+
+        context = super().each_context(request)
+        if not getattr(request, "user", None) or not request.user.is_authenticated:
+            return context
+        context["current_account"] = account_current(request)
+        context["account_role"] = account_role(request)
+        context["switchable_accounts"] = list(accounts_for_user(request.user).order_by("name")[:200])
+        context["product_nav"] = self._nav_for(request)
+        active = [item["url"] for item in context["product_nav"] if item["active"]]
+        context["section_url"] = active[0] if active else reverse("admin:index", current_app=self.name)
+        return context
+
+    def _nav_for(self, request: HttpRequest) -> list[dict]:
+        current = request.path
+        items = []
+        for item in sorted(self._nav, key=lambda nav: nav.order):
+            try:
+                url = reverse(item.url_name, current_app=self.name)
+            except NoReverseMatch:
+                continue
+            index_url = reverse("admin:index", current_app=self.name)
+            active = current == url if url == index_url else current.startswith(url)
+            items.append({"label": item.label, "url": url, "active": active, "icon": item.icon})
+        return items
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        panels = []
+        for panel in sorted(self._panels, key=lambda panel: panel.order):
+            panel_context = panel.context(request)
+            if panel_context is not None:
+                panels.append({"template": panel.template, "context": panel_context})
+        return super().index(request, {"dashboard_panels": panels, **(extra_context or {})})
+
+    @staticmethod
+    def account_switch_view(request: HttpRequest) -> HttpResponse:
+        return _account_switch(request)
+
+
+@require_POST
+def _account_switch(request: HttpRequest) -> HttpResponse:
+    from django.contrib import messages
+
+    from callbacks.admin_views.scoping import account_choose
+
+    account = account_choose(request, request.POST.get("account", ""))
+    messages.success(request, f"You are now working in “{account.name}”.")
+    next_url = request.POST.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("admin:index")
+    return HttpResponseRedirect(next_url)
+
+
+class CallbackCenterAdminConfig(AdminConfig):
+    default_site = "callbacks.admin_site.CallbackCenterAdminSite"

@@ -1,0 +1,1 @@
+"""The configuration screens' own views and helpers (the Django admin, branded Callback Center)."""

@@ -1,0 +1,294 @@
+"""Accounts, memberships and API keys in the screens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from callbacks.admin_views.reveal import secret_pop, secret_stash
+from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
+from callbacks.models import Account, ApiKey
+from callbacks.services.api_keys import api_key_create, api_key_revoke
+from callbacks.tenancy import accounts_for_user
+
+
+def status_mark(state: str, label: str | None = None) -> str:
+    """The coloured pill used for every status in the screens."""
+    return format_html('<span class="cc-status {}">{}</span>', state, label or state.capitalize())
+
+
+ACCOUNT_FIELDS = ["name", "timezone", "admin_email", "balance_usd", "platform_account_id", "platform_api_key"]
+
+
+class AccountForm(forms.ModelForm):
+    """Account changes go through `callbacks.services.accounts`; its errors show beside the fields."""
+
+    class Meta:
+        model = Account
+        fields = ACCOUNT_FIELDS
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.saved_account: Account | None = None
+        if "platform_api_key" in self.fields:
+            is_set = bool(self.instance.pk and self.instance.platform_api_key)
+            self.fields["platform_api_key"].widget = forms.PasswordInput(
+                attrs={"placeholder": "•••••••• set: type to replace" if is_set else ""}
+            )
+            self.fields["platform_api_key"].required = False
+            self.fields["platform_api_key"].help_text = "Write-only: leave empty to keep the stored key."
+            self.initial["platform_api_key"] = ""
+
+    def _post_clean(self) -> None:
+        """The account rules are the service's."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        from callbacks.services.accounts import account_create, account_update
+
+        values = {name: cleaned[name] for name in self.fields if name in cleaned}
+        if not values.get("platform_api_key"):
+            values.pop("platform_api_key", None)
+        if self.instance.pk:
+            values = {name: value for name, value in values.items() if name in self.changed_data}
+        try:
+            if self.instance.pk:
+                self.saved_account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
+            else:
+                self.saved_account = account_create(**values)
+        except ValidationError as error:
+            errors = getattr(error, "error_dict", {None: error.error_list})
+            for name, messages_ in errors.items():
+                self.add_error(name if name in self.fields else None, messages_)
+        return cleaned
+
+
+class AccountAdmin(AccountScopedAdmin):
+    form = AccountForm
+    list_display = ["name", "timezone", "admin_email", "balance_usd", "created_at"]
+    search_fields = ["name", "admin_email", "platform_account_id"]
+    fields = ACCOUNT_FIELDS
+
+    def get_queryset(self, request: HttpRequest):
+        accounts = accounts_for_user(request.user)
+        if request.user.is_superuser:
+            return accounts
+        current = account_required(request)
+        return accounts.filter(pk=current.pk)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        # The balance comes from the platform; customers read it, operators may correct it.
+        return [] if request.user.is_superuser else ["balance_usd", "platform_account_id"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not request.user.is_superuser:
+            account = account_required(request)
+            return HttpResponseRedirect(reverse("admin:callbacks_account_change", args=[account.pk]))
+        return super().changelist_view(request, extra_context)
+
+    def save_form(self, request, form, change):
+        return form.saved_account
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved by the accounts service during the form's validation."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """No related rows."""
+
+
+class MembershipAdmin(AccountScopedAdmin):
+    list_display = ["user", "account", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email", "account__name"]
+    autocomplete_fields = ["user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    """Creating a key goes through `api_key_create`; the full key is shown once afterwards."""
+
+    scope_choices = forms.MultipleChoiceField(
+        label="Scopes",
+        choices=ApiKey.Scope.choices,
+        initial=[ApiKey.Scope.READ, ApiKey.Scope.WRITE],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Read lets a program list profiles and the delivery log; write lets it change them and send events.",
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)", min_value=1, max_value=3650, required=False, help_text="Empty: never expires."
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        days = cleaned.get("expires_in_days")
+        try:
+            self.created_key, self.raw_key = api_key_create(
+                account=self.account,
+                name=cleaned.get("name", ""),
+                scopes=cleaned.get("scope_choices") or [],
+                expires_at=timezone.now() + timedelta(days=days) if days else None,
+                created_by=self.user,
+            )
+        except ValidationError as error:
+            self.add_error(None, _field_errors(error, {"scopes": "scope_choices", "expires_at": "expires_in_days"}))
+        return cleaned
+
+
+def _field_errors(error: ValidationError, renames: dict[str, str]) -> ValidationError:
+    """A service's ValidationError with its field names mapped onto the form's."""
+    if not hasattr(error, "error_dict"):
+        return error
+    return ValidationError({renames.get(name, name): errors for name, errors in error.error_dict.items()})
+
+
+class ApiKeyAdmin(AccountScopedAdmin):
+    form = ApiKeyCreateForm
+    list_display = [
+        "key_name",
+        "prefix_shown",
+        "scopes_shown",
+        "created_at",
+        "last_used",
+        "expires_at",
+        "state",
+        "row_actions",
+    ]
+    list_display_links = None
+    search_fields = ["name", "prefix"]
+    actions = None
+
+    @admin.display(description="Name", ordering="name")
+    def key_name(self, obj: ApiKey) -> str:
+        return format_html('<span class="cc-title">{}</span>', obj.name or "Unnamed key")
+
+    @admin.display(description="Key", ordering="prefix")
+    def prefix_shown(self, obj: ApiKey) -> str:
+        return format_html('<span class="cc-mono">{}_…</span>', obj.prefix)
+
+    @admin.display(description="Scopes")
+    def scopes_shown(self, obj: ApiKey) -> str:
+        return format_html_join(" ", '<span class="cc-method">{}</span>', ((scope,) for scope in obj.scopes))
+
+    @admin.display(description="Last used", ordering="last_used_at")
+    def last_used(self, obj: ApiKey) -> str:
+        return obj.last_used_at.strftime("%Y-%m-%d %H:%M") if obj.last_used_at else "Never"
+
+    @admin.display(description="Status")
+    def state(self, obj: ApiKey) -> str:
+        if obj.revoked_at:
+            return status_mark("revoked", "Revoked")
+        if not obj.is_active():
+            return status_mark("expired", "Expired")
+        return status_mark("active", "Active")
+
+    @admin.display(description="")
+    def row_actions(self, obj: ApiKey) -> str:
+        if obj.revoked_at or not self._writer:
+            return ""
+        return format_html(
+            '<form method="post" action="{}" data-confirm="Revoke the key {}_…? Programs using it stop working at once.">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<button type="submit" class="cc-button danger">Revoke</button></form>',
+            reverse("admin:callbacks_apikey_revoke", args=[obj.pk]),
+            obj.prefix,
+            self._csrf_token,
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        from django.middleware.csrf import get_token
+
+        self._csrf_token = get_token(request)
+        self._writer = may_write(request)
+        return super().changelist_view(request, extra_context)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        account = account_required(request)
+        user = request.user
+
+        class BoundForm(form_class):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                self.account, self.user = account, user
+
+        return BoundForm
+
+    def save_form(self, request, form, change):
+        secret_stash(request, slot=f"apikey:{form.created_key.pk}", value=form.raw_key)
+        return form.created_key
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Already saved by `api_key_create` in the form's validation."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """No related rows."""
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:callbacks_apikey_created", args=[obj.pk]))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url, {"title": "Create an API key", **(extra_context or {})})
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:key_id>/created/", self.admin_site.admin_view(self.created_view), name="callbacks_apikey_created"
+            ),
+            path("<uuid:key_id>/revoke/", self.admin_site.admin_view(self.revoke_view), name="callbacks_apikey_revoke"),
+            *super().get_urls(),
+        ]
+
+    def created_view(self, request: HttpRequest, key_id):
+        api_key = get_object_or_404(self.get_queryset(request), pk=key_id)
+        raw_key = secret_pop(request, slot=f"apikey:{api_key.pk}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API key created",
+            "api_key": api_key,
+            "raw_key": raw_key,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/callbacks/apikey/created.html", context)
+
+    def revoke_view(self, request: HttpRequest, key_id):
+        api_key = get_object_or_404(self.get_queryset(request), pk=key_id)
+        if request.method != "POST" or not may_write(request):
+            return HttpResponseRedirect(reverse("admin:callbacks_apikey_changelist"))
+        api_key_revoke(api_key=api_key)
+        messages.success(request, f"The key {api_key.prefix}_… is revoked.")
+        return HttpResponseRedirect(reverse("admin:callbacks_apikey_changelist"))

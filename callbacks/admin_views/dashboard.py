@@ -1,0 +1,66 @@
+"""The dashboard's callbacks panels: delivered / failed charts and the profiles needing attention."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import HttpRequest
+
+from callbacks.admin_views.scoping import account_current
+from callbacks.admin_views.selectors import account_delivery_series
+from callbacks.models import CallbackProfile
+
+CHART_WIDTH = 600
+CHART_HEIGHT = 150
+ATTENTION_LIMIT = 8
+
+
+def bar_chart(series: list[tuple], label_every: int, label_format: str) -> dict:
+    """Stacked delivered / failed bars laid out for an inline SVG (no chart library)."""
+    count = len(series) or 1
+    slot = CHART_WIDTH / count
+    peak = max([delivered + failed for _, delivered, failed in series] + [1])
+    bars = []
+    for index, (moment, delivered, failed) in enumerate(series):
+        ok_height = CHART_HEIGHT * delivered / peak
+        ko_height = CHART_HEIGHT * failed / peak
+        bars.append(
+            {
+                "x": round(index * slot + slot * 0.15, 1),
+                "width": round(slot * 0.7, 1),
+                "ok_y": round(CHART_HEIGHT - ok_height, 1),
+                "ok_height": round(ok_height, 1),
+                "ko_y": round(CHART_HEIGHT - ok_height - ko_height, 1),
+                "ko_height": round(ko_height, 1),
+                "label": moment.strftime(label_format) if index % label_every == 0 else "",
+                "label_x": round(index * slot + slot / 2, 1),
+                "title": f"{moment.strftime(label_format)}: {delivered} delivered, {failed} failed",
+            }
+        )
+    return {
+        "bars": bars,
+        "peak": peak,
+        "delivered": sum(row[1] for row in series),
+        "failed": sum(row[2] for row in series),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+    }
+
+
+def deliveries_panel_context(request: HttpRequest) -> dict:
+    series = account_delivery_series(account=account_current(request))
+    return {
+        "day": bar_chart(series["day"], 4, "%H:00"),
+        "month": bar_chart(series["month"], 5, "%b %d"),
+    }
+
+
+def profiles_panel_context(request: HttpRequest) -> dict:
+    account = account_current(request)
+    profiles = CallbackProfile.objects.filter(
+        Q(status=CallbackProfile.Status.ABNORMAL) | Q(consecutive_failures__gt=0) | Q(exhausted_deliveries__gt=0)
+    )
+    if account is not None:
+        profiles = profiles.filter(account=account)
+    elif not request.user.is_superuser:
+        profiles = profiles.none()
+    return {"profiles": list(profiles.order_by("-last_failure_at")[:ATTENTION_LIMIT])}

@@ -1,0 +1,217 @@
+"""The delivery log: search, filters, one delivery with its attempts, Retry, and Replay a range.
+
+Retry and replay are `callbacks.services.deliveries`'s; the screens only ask and show."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from callbacks import event_types
+from callbacks.admin_views.accounts import status_mark
+from callbacks.admin_views.filters import RecentFilter
+from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
+from callbacks.models import CallbackProfile, Delivery
+
+SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
+
+
+class ProfileFilter(admin.SimpleListFilter):
+    title = "callback"
+    parameter_name = "profile"
+
+    def lookups(self, request, model_admin):
+        profiles = CallbackProfile.objects.all()
+        if not request.user.is_superuser:
+            profiles = profiles.filter(account=account_required(request))
+        return [(str(profile.pk), profile.name) for profile in profiles.order_by("name")[:100]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(profile_id=self.value()) if self.value() else queryset
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        return [(spec.code, spec.code) for spec in event_types.REGISTRY]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+class DeliveryAdmin(AccountScopedAdmin):
+    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempt_count", "last_answer"]
+    list_display_links = ["created"]
+    list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
+    search_fields = ["event_type"]
+    search_help_text = "Search by event id, delivery id, message id or phone number."
+    list_select_related = ["profile", "event"]
+    list_per_page = 50
+    actions = None
+    show_full_result_count = False
+    change_form_template = "admin/callbacks/delivery/detail.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            identifier = uuid.UUID(term)
+        except ValueError:
+            match = Q()
+            for key in SEARCH_PAYLOAD_KEYS:
+                match |= Q(**{f"event__payload__{key}": term})
+            return queryset.filter(match), False
+        return queryset.filter(Q(event_id=identifier) | Q(pk=identifier)), False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        context = {"title": "Delivery log", "may_write": may_write(request), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    @admin.display(description="Time", ordering="created_at")
+    def created(self, obj: Delivery) -> str:
+        return obj.created_at.strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="Event", ordering="event_type")
+    def event_type_shown(self, obj: Delivery) -> str:
+        payload = obj.event.payload or {}
+        detail = payload.get("message_id") or payload.get("phone") or ""
+        return format_html('<code>{}</code><span class="cc-reason">{}</span>', obj.event_type, detail)
+
+    @admin.display(description="Callback")
+    def callback(self, obj: Delivery) -> str:
+        return obj.profile.name
+
+    @admin.display(description="Status", ordering="state")
+    def state_shown(self, obj: Delivery) -> str:
+        return status_mark(obj.state, obj.get_state_display())
+
+    @admin.display(description="Last answer")
+    def last_answer(self, obj: Delivery) -> str:
+        if obj.last_status_code:
+            return format_html('<span class="cc-mono">HTTP {}</span>', obj.last_status_code)
+        return obj.last_error_class or "—"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("replay/", wrap(self.replay_view), name="callbacks_delivery_replay"),
+            path("<uuid:delivery_id>/retry/", wrap(self.retry_view), name="callbacks_delivery_retry"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        delivery = self.get_object(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delivery",
+            "subtitle": str(delivery.pk),
+            "delivery": delivery,
+            "attempts": delivery.attempts.order_by("number"),
+            "may_write": may_write(request),
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, self.change_form_template, context)
+
+    def retry_view(self, request: HttpRequest, delivery_id):
+        delivery = get_object_or_404(self.get_queryset(request), pk=delivery_id)
+        if request.method == "POST" and may_write(request):
+            from callbacks.services.deliveries import delivery_retry
+
+            try:
+                delivery_retry(delivery=delivery)
+                messages.success(request, "The delivery is queued to be sent again now.")
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("admin:callbacks_delivery_change", args=[delivery.pk]))
+
+    def replay_view(self, request: HttpRequest):
+        account = account_required(request)
+        form = ReplayForm(request.POST or None, account=account)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Replay deliveries",
+            "form": form,
+            "opts": self.opts,
+            "count": None,
+        }
+        if request.method == "POST" and may_write(request) and form.is_valid():
+            from callbacks.services.deliveries import deliveries_replay
+
+            arguments = form.service_arguments()
+            try:
+                if request.POST.get("confirm") == form.fingerprint():
+                    replayed = deliveries_replay(account=account, dry_run=False, **arguments)
+                    messages.success(request, f"{replayed} deliver{'y' if replayed == 1 else 'ies'} queued again.")
+                    return HttpResponseRedirect(reverse("admin:callbacks_delivery_changelist"))
+                context["count"] = deliveries_replay(account=account, dry_run=True, **arguments)
+                context["fingerprint"] = form.fingerprint()
+            except ValidationError as error:
+                form.add_error(None, error)
+        return TemplateResponse(request, "admin/callbacks/delivery/replay.html", context)
+
+
+class ReplayForm(forms.Form):
+    """Which deliveries to send again: a callback, a time range and the states to include."""
+
+    profile = forms.ModelChoiceField(queryset=CallbackProfile.objects.none(), label="Callback")
+    created_after = forms.DateTimeField(
+        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    created_before = forms.DateTimeField(
+        label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    states = forms.MultipleChoiceField(
+        label="Deliveries that are",
+        choices=[
+            (Delivery.State.FAILED, "Failed"),
+            (Delivery.State.DELIVERED, "Delivered"),
+            (Delivery.State.CANCELLED, "Cancelled"),
+        ],
+        initial=[Delivery.State.FAILED],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, account, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["profile"].queryset = CallbackProfile.objects.filter(account=account).order_by("name")
+
+    def service_arguments(self) -> dict:
+        return {
+            "profile": self.cleaned_data["profile"],
+            "created_after": self.cleaned_data["created_after"],
+            "created_before": self.cleaned_data["created_before"],
+            "states": list(self.cleaned_data["states"]),
+        }
+
+    def fingerprint(self) -> str:
+        """The confirmation names exactly the range that was counted."""
+        data = self.service_arguments()
+        return "|".join(
+            [
+                str(data["profile"].pk),
+                data["created_after"].isoformat(),
+                data["created_before"].isoformat(),
+                *sorted(data["states"]),
+            ]
+        )

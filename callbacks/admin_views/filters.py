@@ -1,0 +1,74 @@
+"""List filters of the screens: a created-date range, and choices limited to the current account."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From / to dates (inclusive) in the filter column, in the server's time zone."""
+
+    template = "admin/callback_center/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.parameter_from = f"{field_path}__from"
+        self.parameter_to = f"{field_path}__to"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.request_params = {key: value for key, value in request.GET.items()}
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_from, self.parameter_to]
+
+    def _value(self, name: str):
+        value = self.used_parameters.get(name)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        return parse_date(value) if value else None
+
+    def queryset(self, request, queryset):
+        start, end = self._value(self.parameter_from), self._value(self.parameter_to)
+        zone = timezone.get_current_timezone()
+        if start:
+            queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(start, time.min, zone)})
+        if end:
+            end_exclusive = datetime.combine(end + timedelta(days=1), time.min, zone)
+            queryset = queryset.filter(**{f"{self.field_path}__lt": end_exclusive})
+        return queryset
+
+    def choices(self, changelist):
+        keep = {
+            key: value
+            for key, value in self.request_params.items()
+            if key not in (self.parameter_from, self.parameter_to, "p")
+        }
+        yield {
+            "from_name": self.parameter_from,
+            "to_name": self.parameter_to,
+            "from_value": self.request_params.get(self.parameter_from, ""),
+            "to_value": self.request_params.get(self.parameter_to, ""),
+            "keep": keep,
+            "clear_url": changelist.get_query_string(remove=[self.parameter_from, self.parameter_to]),
+        }
+
+
+class RecentFilter(admin.SimpleListFilter):
+    """Time windows for logs: last hour, 24 hours, 7 days, 30 days."""
+
+    title = "time"
+    parameter_name = "within"
+    WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+    LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
+    field_name = "created_at"
+
+    def lookups(self, request, model_admin):
+        return list(self.LABELS.items())
+
+    def queryset(self, request, queryset):
+        window = self.WINDOWS.get(self.value() or "")
+        if window is None:
+            return queryset
+        return queryset.filter(**{f"{self.field_name}__gte": timezone.now() - window})

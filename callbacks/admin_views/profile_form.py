@@ -1,0 +1,188 @@
+"""The "Configure a callback" form. Validation and saving are `callbacks.services.profiles`'s:
+the form only converts what the browser sends into the service's arguments and puts the
+service's field errors beside the fields."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
+from callbacks.models import CallbackProfile
+
+SECRET_FIELDS = ("auth_password", "auth_header", "md5_salt", "encryption_key")
+LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
+EDITABLE_FIELDS = [
+    "name",
+    "description",
+    "url",
+    "http_method",
+    "headers",
+    "body_type",
+    "body_template",
+    "auth_username",
+    "auth_password",
+    "auth_header",
+    "sign_standard_webhooks",
+    "sign_md5",
+    "md5_salt",
+    "encryption_cipher",
+    "encryption_key",
+    "encryption_iv_random",
+    "encryption_iv",
+    "encryption_fields",
+    "event_types",
+    "response_contract",
+    "batch_max_size",
+    "batch_max_wait_ms",
+    "connect_timeout_s",
+    "response_timeout_s",
+    "retry_schedule_s",
+    "max_in_flight",
+    "failure_notice_emails",
+]
+
+
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+class CommaListField(forms.CharField):
+    """A list edited as comma-separated text."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        return _comma_list(super().to_python(value))
+
+
+class RetryScheduleField(CommaListField):
+    def to_python(self, value):
+        items = super().to_python(value)
+        try:
+            return [int(item) for item in items]
+        except ValueError as error:
+            raise ValidationError("Seconds as whole numbers, comma-separated, e.g. 0, 5, 300, 1800.") from error
+
+
+class CallbackProfileForm(forms.ModelForm):
+    headers = forms.JSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
+    event_types = forms.MultipleChoiceField(
+        required=False,
+        widget=EventTypeGroupsWidget,
+        help_text="Point at an event type to see its example payload on the right.",
+    )
+    encryption_fields = CommaListField(
+        required=False,
+        label="Parameters to encrypt",
+        help_text="Paths in the event's data, comma-separated, e.g. phone, email.",
+    )
+    failure_notice_emails = CommaListField(
+        required=False,
+        label="Failure notices to",
+        help_text="Up to 5 addresses, comma-separated. Empty: the account's admin e-mail.",
+    )
+    retry_schedule_s = RetryScheduleField(
+        required=False,
+        label="Retry schedule (s)",
+        help_text="Seconds before each retry. Empty: 0, 5, 300, 1800, 7200, 18000, 36000, 36000.",
+    )
+
+    class Meta:
+        model = CallbackProfile
+        fields = EDITABLE_FIELDS
+        labels = {
+            "name": "Name",
+            "url": "Address",
+            "http_method": "HTTP method",
+            "body_template": "Body template",
+            "auth_username": "Username",
+            "auth_password": "Password",
+            "auth_header": "Authorization",
+            "sign_standard_webhooks": "Sign with Standard Webhooks",
+            "sign_md5": "Add the legacy MD5 hash",
+            "md5_salt": "MD5 security salt",
+            "encryption_cipher": "Algorithm",
+            "encryption_key": "Key",
+            "encryption_iv_random": "Random IV per message (recommended)",
+            "encryption_iv": "Fixed IV",
+            "batch_max_size": "Events per request",
+            "batch_max_wait_ms": "Wait for a batch (ms)",
+            "connect_timeout_s": "Connect timeout (s)",
+            "response_timeout_s": "Response timeout (s)",
+            "max_in_flight": "Requests in flight at most",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "url": forms.URLInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
+            "body_template": forms.Textarea(attrs={"rows": 7, "placeholder": "Empty: the standard envelope"}),
+            "encryption_iv": forms.TextInput(attrs={"maxlength": 16, "autocomplete": "off"}),
+        }
+        help_texts = {
+            "url": "Where Callback Center sends the events. Placeholders such as <data.phone> are percent-encoded.",
+            "md5_salt": "At most 40 characters: hash = md5(salt + account id + api key + callback id).",
+            "encryption_key": "16, 24 or 32 characters for AES-128, -192 or -256.",
+            "encryption_iv": "Exactly 16 characters. Used only when the random IV is off.",
+        }
+
+    def __init__(self, *args, account=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.saved_profile: CallbackProfile | None = None
+        self.revealed_secret: str | None = None
+        self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
+        if self.instance.pk:
+            self.initial["event_types"] = list(self.instance.event_types.values_list("code", flat=True))
+        for name in SECRET_FIELDS:
+            field = self.fields[name]
+            field.required = False
+            field.widget = SecretInput(is_set=bool(self.instance.pk and getattr(self.instance, name)))
+            if self.instance.pk:
+                self.initial[name] = ""
+
+    def _post_clean(self) -> None:
+        """The model's rules are the service's: nothing is checked or assigned here."""
+
+    def service_fields(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.cleaned_data}
+        data["headers"] = data.get("headers") or {}
+        for name in SECRET_FIELDS:
+            # An empty secret box keeps the stored secret.
+            if self.instance.pk and not data.get(name):
+                data.pop(name, None)
+        return data
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        from callbacks.services.profiles import profile_create, profile_update
+
+        try:
+            if self.instance.pk:
+                self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
+            else:
+                self.saved_profile = profile_create(account=self.account, **self.service_fields())
+            self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
+        except ValidationError as error:
+            self._errors_beside_fields(error)
+        return cleaned
+
+    def _errors_beside_fields(self, error: ValidationError) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, errors in error.error_dict.items():
+            if name in self.fields:
+                self.add_error(name, errors)
+            else:
+                self.add_error(None, [f"{name}: {message}" for item in errors for message in item.messages])
+
+
+def _event_type_codes() -> list[str]:
+    from callbacks import event_types
+
+    return [spec.code for spec in event_types.REGISTRY]

@@ -1,0 +1,282 @@
+"""Callback settings: the profiles list (status, statistics, Refresh, Enable / Disable) and the
+"Configure a callback" form. Every change goes through `callbacks.services.profiles`; Refresh
+through the engine's connectivity test."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from callbacks.admin_views.accounts import status_mark
+from callbacks.admin_views.filters import DateRangeFilter
+from callbacks.admin_views.profile_form import CallbackProfileForm
+from callbacks.admin_views.reveal import secret_pop, secret_stash
+from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
+from callbacks.admin_views.selectors import profile_event_counts
+from callbacks.models import CallbackProfile
+
+logger = logging.getLogger(__name__)
+
+FIELDSETS = (
+    ("Callback", {"fields": ["name", "description", "url", "http_method"]}),
+    ("Headers", {"fields": ["headers"]}),
+    ("Body", {"fields": ["body_type", "body_template"]}),
+    ("Authentication", {"fields": ["auth_username", "auth_password", "auth_header"]}),
+    ("Signing", {"fields": ["sign_standard_webhooks", "sign_md5", "md5_salt"]}),
+    (
+        "Parameter encryption",
+        {
+            "fields": [
+                "encryption_cipher",
+                "encryption_key",
+                "encryption_iv_random",
+                "encryption_iv",
+                "encryption_fields",
+            ]
+        },
+    ),
+    ("Events to send", {"fields": ["event_types"]}),
+    (
+        "Delivery",
+        {
+            "classes": ["collapse"],
+            "fields": [
+                "response_contract",
+                ("batch_max_size", "batch_max_wait_ms"),
+                ("connect_timeout_s", "response_timeout_s"),
+                "retry_schedule_s",
+                "max_in_flight",
+                "failure_notice_emails",
+            ],
+        },
+    ),
+)
+
+
+def status_block(profile: CallbackProfile) -> str:
+    label = {"disabled": "Disabled", "abnormal": "Abnormal", "enabled": "Enabled"}.get(profile.status, profile.status)
+    reason = format_html('<span class="cc-reason">{}</span>', profile.status_reason) if profile.status_reason else ""
+    return format_html(
+        '<span class="cc-status-cell" data-status-for="{}">{}{}</span>',
+        profile.pk,
+        status_mark(profile.status, label),
+        reason,
+    )
+
+
+class CallbackProfileAdmin(AccountScopedAdmin):
+    form = CallbackProfileForm
+    fieldsets = FIELDSETS
+    change_form_template = "admin/callbacks/callbackprofile/change_form.html"
+    list_display = ["callback", "address", "statistics", "row_actions"]
+    list_display_links = None
+    list_filter = ["status", "http_method", ("created_at", DateRangeFilter)]
+    search_fields = ["name", "description", "url"]
+    search_help_text = "Search by name, description or address."
+    list_per_page = 25
+
+    # --- the list ------------------------------------------------------------------------------------
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        return ["account", *columns] if request.user.is_superuser else columns
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return [*filters, "account"] if request.user.is_superuser else filters
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        self._request = request
+        self._csrf_token = get_token(request)
+        self._writer = may_write(request)
+        response = super().changelist_view(request, {"title": "Callback settings", **(extra_context or {})})
+        return response
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._counts = profile_event_counts(profile_ids=[profile.pk for profile in changelist.result_list])
+        return changelist
+
+    @admin.display(description="Callback", ordering="name")
+    def callback(self, obj: CallbackProfile) -> str:
+        return format_html(
+            '<a class="cc-title" href="{}">{}</a><span class="cc-reason">{}</span>',
+            reverse("admin:callbacks_callbackprofile_change", args=[obj.pk]),
+            obj.name,
+            obj.description,
+        )
+
+    @admin.display(description="Address and status")
+    def address(self, obj: CallbackProfile) -> str:
+        return format_html(
+            '<span class="cc-method">{}</span><span class="cc-address">{}</span><br>{}',
+            obj.http_method,
+            obj.url,
+            status_block(obj),
+        )
+
+    @admin.display(description="Event statistics")
+    def statistics(self, obj: CallbackProfile) -> str:
+        counts = getattr(self, "_counts", {}).get(obj.pk)
+        if not counts:
+            return format_html('<span class="cc-muted">No events yet</span>')
+        day, month = counts["day"], counts["month"]
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (code, *day["types"].get(code, (0, 0)), delivered, failed)
+                for code, (delivered, failed) in sorted(month["types"].items())
+            ),
+        )
+        return format_html(
+            '<div class="cc-stats" tabindex="0">'
+            '<div class="cc-stats-summary"><span class="cc-muted">24 h</span><span class="ok">{} delivered</span>'
+            '<span class="ko">{} failed</span><span class="cc-muted">30 days</span><span class="ok">{} delivered</span>'
+            '<span class="ko">{} failed</span></div>'
+            '<div class="cc-stats-detail" role="tooltip"><table><thead><tr><th>Event type</th><th>24 h ✓</th>'
+            "<th>24 h ✗</th><th>30 d ✓</th><th>30 d ✗</th></tr></thead><tbody>{}</tbody></table></div></div>",
+            day["delivered"],
+            day["failed"],
+            month["delivered"],
+            month["failed"],
+            rows,
+        )
+
+    @admin.display(description="")
+    def row_actions(self, obj: CallbackProfile) -> str:
+        refresh = format_html(
+            '<button type="button" class="cc-button" data-refresh-url="{}" data-profile="{}">↻ Refresh</button>',
+            reverse("admin:callbacks_callbackprofile_refresh", args=[obj.pk]),
+            obj.pk,
+        )
+        if not getattr(self, "_writer", False):
+            return format_html('<div class="cc-row-actions">{}</div>', refresh)
+        target = "disabled" if obj.status in ("enabled", "abnormal") else "enabled"
+        toggle = format_html(
+            '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="status" value="{}"><button type="submit" class="cc-button">{}</button></form>',
+            reverse("admin:callbacks_callbackprofile_status", args=[obj.pk]),
+            self._csrf_token,
+            target,
+            "Disable" if target == "disabled" else "Enable",
+        )
+        return format_html(
+            '<div class="cc-row-actions">{}<a class="cc-button" href="{}">Edit</a>{}'
+            '<a class="cc-button danger" href="{}">Delete</a></div>',
+            refresh,
+            reverse("admin:callbacks_callbackprofile_change", args=[obj.pk]),
+            toggle,
+            reverse("admin:callbacks_callbackprofile_delete", args=[obj.pk]),
+        )
+
+    # --- the form -------------------------------------------------------------------------------------
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        account = obj.account if obj is not None else account_required(request)
+
+        class AccountForm(form_class):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, account=account, **form_kwargs)
+
+        return AccountForm
+
+    def save_form(self, request, form, change):
+        if form.revealed_secret:
+            secret_stash(request, slot=f"profile:{form.saved_profile.pk}", value=form.revealed_secret)
+        return form.saved_profile
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved by the profiles service during the form's validation."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Subscriptions are saved by the profiles service with the profile."""
+
+    def response_add(self, request, obj, post_url_continue=None):
+        messages.success(request, f"The callback “{obj.name}” is saved.")
+        return HttpResponseRedirect(reverse("admin:callbacks_callbackprofile_change", args=[obj.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["title"] = "Configure a callback"
+        context["subtitle"] = obj.name if obj else "New callback"
+        if obj is not None:
+            context["revealed_secret"] = secret_pop(request, slot=f"profile:{obj.pk}")
+            context["signing_secret_set"] = bool(obj.signing_secret)
+            context["rotate_url"] = reverse("admin:callbacks_callbackprofile_rotate", args=[obj.pk])
+            context["previous_secret_expires_at"] = obj.previous_signing_secret_expires_at
+        context["account_name"] = obj.account.name if obj else account_required(request).name
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def delete_model(self, request, obj) -> None:
+        from callbacks.services.profiles import profile_delete
+
+        profile_delete(profile=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        from callbacks.services.profiles import profile_delete
+
+        for profile in queryset:
+            profile_delete(profile=profile)
+
+    # --- row actions -----------------------------------------------------------------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<uuid:profile_id>/refresh/", wrap(self.refresh_view), name="callbacks_callbackprofile_refresh"),
+            path("<uuid:profile_id>/status/", wrap(self.status_view), name="callbacks_callbackprofile_status"),
+            path("<uuid:profile_id>/rotate/", wrap(self.rotate_view), name="callbacks_callbackprofile_rotate"),
+            *super().get_urls(),
+        ]
+
+    def _profile(self, request: HttpRequest, profile_id) -> CallbackProfile:
+        return get_object_or_404(self.get_queryset(request), pk=profile_id)
+
+    def refresh_view(self, request: HttpRequest, profile_id):
+        """Run the connectivity test; answer the new status as JSON for the row to show."""
+        profile = self._profile(request, profile_id)
+        if request.method != "POST":
+            return JsonResponse({"error": "POST only"}, status=405)
+        from callbacks.health import profile_connectivity_test
+
+        result = profile_connectivity_test(profile=profile)
+        profile.refresh_from_db()
+        return JsonResponse(
+            {
+                "status": profile.status,
+                "status_label": profile.get_status_display(),
+                "status_reason": profile.status_reason,
+                "html": str(status_block(profile)),
+                "ok": bool(getattr(result, "ok", False)),
+                "detail": getattr(result, "detail", ""),
+            }
+        )
+
+    def status_view(self, request: HttpRequest, profile_id):
+        profile = self._profile(request, profile_id)
+        if request.method == "POST" and may_write(request):
+            from callbacks.services.profiles import profile_status_set
+
+            try:
+                profile_status_set(profile=profile, status=request.POST.get("status", ""))
+                verb = "enabled" if request.POST.get("status") == "enabled" else "disabled"
+                messages.success(request, f"“{profile.name}” is {verb}.")
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("admin:callbacks_callbackprofile_changelist"))
+
+    def rotate_view(self, request: HttpRequest, profile_id):
+        profile = self._profile(request, profile_id)
+        change_url = reverse("admin:callbacks_callbackprofile_change", args=[profile.pk])
+        if request.method == "POST" and may_write(request):
+            from callbacks.services.profiles import profile_secret_rotate
+
+            secret = profile_secret_rotate(profile=profile)
+            secret_stash(request, slot=f"profile:{profile.pk}", value=secret)
+            messages.success(request, "A new signing secret is in use; the previous one also signs for 24 hours.")
+        return HttpResponseRedirect(change_url)

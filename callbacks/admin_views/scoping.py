@@ -1,0 +1,105 @@
+"""Which account the screens act for, and admin classes that only show that account's rows.
+
+Account users (staff with a Membership) see and change their current account only; the current
+account is kept in the session and switched from the header. Superusers see every account.
+Another account's object answers 404, never a page that confirms it exists.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+
+from callbacks.models import Account, Membership
+from callbacks.tenancy import accounts_for_user
+
+SESSION_ACCOUNT_KEY = "callback_center_account_id"
+WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+
+
+def account_current(request: HttpRequest) -> Account | None:
+    """The account the screens act for: the one chosen in the session, else the user's first."""
+    cached = getattr(request, "_callback_center_account", False)
+    if cached is not False:
+        return cached
+    accounts = accounts_for_user(request.user)
+    chosen = request.session.get(SESSION_ACCOUNT_KEY)
+    account = accounts.filter(pk=chosen).first() if chosen else None
+    if account is None:
+        account = accounts.order_by("name").first()
+    request._callback_center_account = account
+    return account
+
+
+def account_choose(request: HttpRequest, account_id: str) -> Account:
+    """Make `account_id` the current account; 404 unless the user may act for it."""
+    try:
+        account = accounts_for_user(request.user).get(pk=account_id)
+    except (Account.DoesNotExist, ValueError, TypeError) as error:
+        raise Http404("No such account.") from error
+    request.session[SESSION_ACCOUNT_KEY] = str(account.pk)
+    request._callback_center_account = account
+    return account
+
+
+def account_role(request: HttpRequest) -> str | None:
+    """The user's role in the current account (superusers act as owners everywhere)."""
+    if request.user.is_superuser:
+        return Membership.Role.OWNER
+    account = account_current(request)
+    if account is None:
+        return None
+    membership = Membership.objects.filter(user=request.user, account=account).only("role").first()
+    return membership.role if membership else None
+
+
+def account_required(request: HttpRequest) -> Account:
+    account = account_current(request)
+    if account is None:
+        raise Http404("No account to act for.")
+    return account
+
+
+def may_write(request: HttpRequest) -> bool:
+    return account_role(request) in WRITE_ROLES
+
+
+class AccountScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose rows belong to an account (`account_field`), scoped as above.
+
+    Permissions follow the membership role rather than Django's per-model permissions: owners and
+    admins change, viewers look.
+    """
+
+    account_field = "account"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        account = account_current(request)
+        if account is None:
+            return queryset.none()
+        return queryset.filter(**{self.account_field: account})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            raise Http404("Not found.")
+        return found
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or account_role(request) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_write(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_write(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_write(request)

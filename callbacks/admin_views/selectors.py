@@ -1,0 +1,70 @@
+"""Reads the screens need that no other module offers: event statistics from the hourly rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from callbacks.models import DeliveryStats
+
+DAY = timedelta(hours=24)
+MONTH = timedelta(days=30)
+
+
+def profile_event_counts(*, profile_ids: Iterable, now: datetime | None = None) -> dict:
+    """{profile_id: {"day"|"month": {"delivered", "failed", "types": {code: (delivered, failed)}}}}
+    over the last 24 hours and 30 days, in one grouped query over the rollups."""
+    now = now or timezone.now()
+    day_start = now - DAY
+    rows = (
+        DeliveryStats.objects.filter(profile_id__in=list(profile_ids), hour__gte=now - MONTH)
+        .values("profile_id", "event_type")
+        .annotate(
+            month_delivered=Sum("delivered"),
+            month_failed=Sum("failed"),
+            day_delivered=Sum("delivered", filter=Q(hour__gte=day_start)),
+            day_failed=Sum("failed", filter=Q(hour__gte=day_start)),
+        )
+    )
+    counts: dict = {}
+    for row in rows:
+        profile = counts.setdefault(row["profile_id"], {period: _empty() for period in ("day", "month")})
+        for period in ("day", "month"):
+            delivered = row[f"{period}_delivered"] or 0
+            failed = row[f"{period}_failed"] or 0
+            profile[period]["delivered"] += delivered
+            profile[period]["failed"] += failed
+            if delivered or failed:
+                profile[period]["types"][row["event_type"]] = (delivered, failed)
+    return counts
+
+
+def _empty() -> dict:
+    return {"delivered": 0, "failed": 0, "types": {}}
+
+
+def account_delivery_series(*, account=None, now: datetime | None = None) -> dict:
+    """Delivered / failed per hour over 24 hours and per day over 30 days (all accounts if None)."""
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    stats = DeliveryStats.objects.filter(hour__gt=now - MONTH)
+    if account is not None:
+        stats = stats.filter(account=account)
+    by_hour: dict[datetime, tuple[int, int]] = {}
+    for row in stats.values("hour").annotate(delivered=Sum("delivered"), failed=Sum("failed")):
+        by_hour[row["hour"]] = (row["delivered"] or 0, row["failed"] or 0)
+    hours = [now - timedelta(hours=offset) for offset in range(23, -1, -1)]
+    day_series = [(hour, *by_hour.get(hour, (0, 0))) for hour in hours]
+    days: dict = {}
+    local_now = timezone.localtime(now)
+    for offset in range(29, -1, -1):
+        days[(local_now - timedelta(days=offset)).date()] = [0, 0]
+    for hour, (delivered, failed) in by_hour.items():
+        day = timezone.localtime(hour).date()
+        if day in days:
+            days[day][0] += delivered
+            days[day][1] += failed
+    month_series = [(day, delivered, failed) for day, (delivered, failed) in days.items()]
+    return {"day": day_series, "month": month_series}
