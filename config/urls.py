@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from alerts.webhook import telegram_webhook
 from config.health import healthz
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("callbacks.api.urls")),
     path("api/v1/", include("alerts.api.urls")),
     path("api/v1/", include("reports.api.urls")),
+    path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),

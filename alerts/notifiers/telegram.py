@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER_S = 60.0
 NETWORK_BACKOFF_S = 2.0
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,21 @@ def telegram_bot() -> Bot:
     return Bot(token=settings.TELEGRAM_BOT_TOKEN, base_url=base_url)
 
 
-def _seconds(retry_after: int | float | timedelta) -> float:
+def telegram_call(call: Callable[[Bot], Awaitable[T]]) -> T:
+    """Run one Bot API conversation, e.g. `telegram_call(lambda bot: bot.get_webhook_info())`, from sync code."""
+
+    async def run() -> T:
+        async with telegram_bot() as bot:
+            return await call(bot)
+
+    return asyncio.run(run())
+
+
+def _retry_after_s(flood: RetryAfter) -> float:
+    # PTB 22 warns that `retry_after` becomes a timedelta; accept either without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        retry_after = flood.retry_after
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 
@@ -58,7 +77,7 @@ def telegram_message_send(
                     message = await bot.send_message(chat_id=chat_id, text=text, disable_web_page_preview=True)
                     return TelegramResult(ok=True, attempts=attempt, message_id=message.message_id)
                 except RetryAfter as flood:
-                    wait_s = min(_seconds(flood.retry_after), MAX_RETRY_AFTER_S)
+                    wait_s = min(_retry_after_s(flood), MAX_RETRY_AFTER_S)
                     logger.info("telegram.retry_after", extra={"chat_id": chat_id, "wait_s": wait_s})
                     error = str(flood)
                 except (BadRequest, Forbidden, InvalidToken) as refused:  # the chat is gone, the bot blocked

@@ -9,11 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from alerts.enqueue import task_enqueue_on_commit
 from alerts.models import Alert, AlertSettings
-from callbacks import event_types
+from callbacks import clock, event_types
 from callbacks.models import Account
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def alert_evaluate(*, account: Account, kind: str, reading: Reading, now: dateti
     has passed since its last notice; clearing resolves it. Each notice is stored, queued for
     Telegram and e-mail, and emitted as the alert's business event.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     if reading.crossed is None:
         return None
     with transaction.atomic():

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.utils import timezone
-
 from alerts.models import Alert, AlertSettings
 from alerts.selectors import verification_rate_get, verification_timeouts_count
 from alerts.services.alerting import Reading, alert_evaluate
 from alerts.services.settings import alert_settings_get
 from alerts.services.verifications import verification_timeouts_emit
+from callbacks import clock
 from callbacks.models import Account
 
 TIMEOUT_DIGEST_WINDOW = timedelta(hours=1)
@@ -26,7 +25,7 @@ def _alert_close_quietly(*, account: Account, kind: str, now: datetime) -> None:
 
 def balance_alert_check(*, account: Account, now: datetime | None = None) -> str | None:
     """Fire, remind or resolve the insufficient-balance alert from the stored balance."""
-    now = now or timezone.now()
+    now = now or clock.now()
     alert_settings = alert_settings_get(account=account)
     if not alert_settings.balance_enabled:
         _alert_close_quietly(account=account, kind=Alert.Kind.BALANCE_LOW, now=now)
@@ -50,7 +49,7 @@ def balance_alert_check(*, account: Account, now: datetime | None = None) -> str
 
 def verification_rate_alert_check(*, account: Account, now: datetime | None = None) -> str | None:
     """Fire, remind or resolve the low-verification-rate alert over the rolling window."""
-    now = now or timezone.now()
+    now = now or clock.now()
     alert_settings = alert_settings_get(account=account)
     if not alert_settings.rate_enabled:
         _alert_close_quietly(account=account, kind=Alert.Kind.VERIFICATION_RATE_LOW, now=now)
@@ -84,7 +83,7 @@ def verification_rate_alert_check(*, account: Account, now: datetime | None = No
 
 def verification_timeout_alert_check(*, account: Account, now: datetime | None = None) -> str | None:
     """The digest alert: "N verifications timed out in the last hour", once per streak of timeouts."""
-    now = now or timezone.now()
+    now = now or clock.now()
     alert_settings = alert_settings_get(account=account)
     if not alert_settings.timeout_enabled:
         _alert_close_quietly(account=account, kind=Alert.Kind.VERIFICATION_TIMEOUT, now=now)
@@ -107,7 +106,7 @@ def verification_timeout_alert_check(*, account: Account, now: datetime | None =
 
 def alerts_check(*, account: Account, now: datetime | None = None) -> None:
     """One scheduled pass over an account: emit overdue timeouts, then judge every alert."""
-    now = now or timezone.now()
+    now = now or clock.now()
     verification_timeouts_emit(account=account, now=now)
     verification_timeout_alert_check(account=account, now=now)
     verification_rate_alert_check(account=account, now=now)
@@ -116,7 +115,7 @@ def alerts_check(*, account: Account, now: datetime | None = None) -> None:
 
 def alerts_check_all(*, now: datetime | None = None) -> int:
     """Run `alerts_check` for every account with an alert turned on or still open; returns how many."""
-    now = now or timezone.now()
+    now = now or clock.now()
     enabled = (
         AlertSettings.objects.filter(timeout_enabled=True)
         | AlertSettings.objects.filter(rate_enabled=True)

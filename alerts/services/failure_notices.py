@@ -6,11 +6,11 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone
 
 from alerts.enqueue import task_enqueue_on_commit
 from alerts.failure_classes import failure_class_of
 from alerts.models import FailureNoticeState
+from callbacks import clock
 from callbacks.models import Attempt, CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def failure_record(
 
     Cheap by design (one locked row): the delivery loop calls it for every failed attempt.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     failure = failure_class_of(failure_class=failure_class, status=attempt.response_status if attempt else None)
     with transaction.atomic():
         state, _ = FailureNoticeState.objects.get_or_create(profile_id=delivery.profile_id)
@@ -61,7 +61,7 @@ def failure_record(
 
 def failure_digests_flush(*, now: datetime | None = None) -> int:
     """Queue a digest for each profile with failures counted and no notice in the last hour; returns how many."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = (
         FailureNoticeState.objects.filter(pending_since__isnull=False)
         .exclude(last_notice_at__gt=now - DIGEST_INTERVAL)

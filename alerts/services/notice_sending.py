@@ -7,13 +7,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from django.utils import timezone
-
 from alerts.failure_classes import failure_class_text
 from alerts.models import Alert, AlertRecipients
 from alerts.notices import alert_subject, alert_text, failure_notice_context, local_time, url_mask
 from alerts.notifiers.email import email_send
 from alerts.notifiers.telegram import telegram_is_configured, telegram_message_send
+from callbacks import clock
 from callbacks.models import Attempt, CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
@@ -23,7 +22,7 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
     """Send one notice of `alert` to the bound Telegram chat and the alert e-mails; record where it went."""
     recipients = AlertRecipients.objects.filter(account=alert.account).first()
     sent: list[dict] = []
-    now = timezone.now().isoformat()
+    now = clock.now().isoformat()
     text = alert_text(alert=alert, notice=notice)
     if recipients and recipients.telegram_chat_id is not None and telegram_is_configured():
         result = telegram_message_send(chat_id=recipients.telegram_chat_id, text=text, sleep=sleep)
@@ -44,6 +43,7 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
             template="alert",
             context={
                 "alert": alert,
+                "account": alert.account,
                 "notice": notice,
                 "text": text,
                 "fired_at": local_time(alert.fired_at, alert.account),
@@ -110,7 +110,7 @@ def profile_abnormal_notice_send(*, profile: CallbackProfile, reason: str) -> bo
             "account": profile.account,
             "reason": reason,
             "url": url_mask(profile.url),
-            "since": local_time(profile.abnormal_since or timezone.now(), profile.account),
+            "since": local_time(profile.abnormal_since or clock.now(), profile.account),
         },
     )
 
@@ -125,6 +125,6 @@ def profile_recovered_notice_send(*, profile: CallbackProfile) -> bool:
             "profile": profile,
             "account": profile.account,
             "url": url_mask(profile.url),
-            "at": local_time(timezone.now(), profile.account),
+            "at": local_time(clock.now(), profile.account),
         },
     )

@@ -16,7 +16,22 @@ MAX_TIMEOUT_MINUTES = 24 * 60
 MAX_RATE_WINDOW_MINUTES = 7 * 24 * 60
 MAX_REMINDER_QUIET_HOURS = 30 * 24
 
+TRUE_WORDS = ("true", "1", "on", "yes")
+FALSE_WORDS = ("false", "0", "off", "no", "")
 _UNSET: Any = object()
+# What `alert_settings_update` accepts (the API and the screens offer the same).
+EDITABLE_FIELDS = (
+    "timeout_enabled",
+    "timeout_minutes",
+    "rate_enabled",
+    "rate_min_percent",
+    "rate_window_minutes",
+    "rate_min_sample",
+    "balance_enabled",
+    "balance_threshold_usd",
+    "reminder_quiet_hours",
+    "emails",
+)
 
 
 def alert_settings_get(*, account: Account) -> AlertSettings:
@@ -114,8 +129,14 @@ def alert_settings_update(
         ("rate_enabled", rate_enabled),
         ("balance_enabled", balance_enabled),
     ):
-        if value is not _UNSET:
-            changes[field] = bool(value)
+        if value is _UNSET:
+            continue
+        if str(value).lower() in TRUE_WORDS:
+            changes[field] = True
+        elif str(value).lower() in FALSE_WORDS:
+            changes[field] = False
+        else:
+            errors[field] = [f"Enter true or false (got {value!r})."]
     parsed_emails = None
     if emails is not _UNSET:
         try:

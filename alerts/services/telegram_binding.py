@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from alerts.models import AlertRecipients
 from alerts.services.settings import alert_recipients_get
+from callbacks import clock
 from callbacks.models import Account
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _token_issue(recipients: AlertRecipients, *, now: datetime) -> None:
 
 def telegram_binding_link(*, account: Account, now: datetime | None = None) -> str:
     """The START BOT link `https://t.me/<bot>?start=<token>`; a new token when there is none valid."""
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         alert_recipients_get(account=account)
         recipients = AlertRecipients.objects.select_for_update().get(account=account)
@@ -58,7 +58,7 @@ def telegram_binding_link(*, account: Account, now: datetime | None = None) -> s
 
 def telegram_binding_reacquire(*, account: Account, now: datetime | None = None) -> str:
     """Unbind the current chat and issue a new token; returns the new START BOT link."""
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         alert_recipients_get(account=account)
         recipients = AlertRecipients.objects.select_for_update().get(account=account)
@@ -91,7 +91,7 @@ def telegram_binding_complete(
     *, token: str, chat_id: int, chat_label: str, now: datetime | None = None
 ) -> Account | None:
     """Bind `chat_id` to the account whose valid token this is; the token is used up. None if refused."""
-    now = now or timezone.now()
+    now = now or clock.now()
     if not token or len(token) > TOKEN_MAX_CHARS:
         return None
     with transaction.atomic():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import AlertSettings, Verification
-from callbacks import event_types
+from callbacks import clock, event_types
 from callbacks.models import Account
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def _when(value: Any, default: datetime) -> datetime:
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
         return default
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.UTC)
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
 def verification_record_sent(*, account: Account, data: dict[str, Any], at: datetime) -> Verification | None:
@@ -63,7 +63,7 @@ def verification_timeouts_emit(*, account: Account, now: datetime | None = None)
     """Emit `otp.verification_timeout` once for each OTP of `account` not verified in time; returns how many."""
     from callbacks.services.events import event_emit
 
-    now = now or timezone.now()
+    now = now or clock.now()
     alert_settings = AlertSettings.objects.filter(account=account, timeout_enabled=True).first()
     if alert_settings is None:
         return 0

@@ -1,0 +1,63 @@
+"""The alerts API: thresholds and receivers of the caller's account, and the alerts it fired."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts.api.serializers import AlertSerializer, AlertSettingsSerializer
+from alerts.models import Alert
+from alerts.selectors import alerts_list
+from alerts.services.settings import EDITABLE_FIELDS, alert_recipients_get, alert_settings_get, alert_settings_update
+from alerts.services.telegram_binding import telegram_binding_reacquire, telegram_binding_state
+from callbacks.models import Account
+
+
+def _settings_answer(account: Account) -> dict:
+    alert_settings = alert_settings_get(account=account)
+    answer = {field: getattr(alert_settings, field) for field in EDITABLE_FIELDS if field != "emails"}
+    answer["emails"] = alert_recipients_get(account=account).emails
+    answer["telegram"] = telegram_binding_state(account=account)
+    return AlertSettingsSerializer(answer).data
+
+
+class AlertSettingsView(APIView):
+    @extend_schema(responses=AlertSettingsSerializer, summary="Alert thresholds, receivers and Telegram binding")
+    def get(self, request: Request) -> Response:
+        return Response(_settings_answer(request.user.account))
+
+    @extend_schema(request=AlertSettingsSerializer, responses=AlertSettingsSerializer, summary="Change alert settings")
+    def put(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        # The service checks every value and answers with field-named errors (400).
+        alert_settings_update(
+            account=request.user.account, **{field: data[field] for field in EDITABLE_FIELDS if field in data}
+        )
+        return Response(_settings_answer(request.user.account))
+
+
+class TelegramReacquireView(APIView):
+    @extend_schema(request=None, responses=AlertSettingsSerializer, summary="Unbind the chat and issue a new link")
+    def post(self, request: Request) -> Response:
+        telegram_binding_reacquire(account=request.user.account)
+        return Response(_settings_answer(request.user.account))
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("kind", enum=Alert.Kind.values),
+        OpenApiParameter("state", enum=["firing", "resolved"]),
+    ]
+)
+class AlertListView(generics.ListAPIView):
+    serializer_class = AlertSerializer
+
+    def get_queryset(self):
+        return alerts_list(
+            account=self.request.user.account,
+            kind=self.request.query_params.get("kind"),
+            state=self.request.query_params.get("state"),
+        )
