@@ -147,7 +147,7 @@ def test_the_failed_bar_stands_where_the_failures_were():
 
 def test_the_csv_has_per_profile_per_event_type_counts(sent_report):
     report, message = sent_report
-    filename, content, mimetype = message.attachments[0]
+    _, content, mimetype = message.attachments[0]
 
     rows = list(csv.DictReader(io.StringIO(content)))
 
