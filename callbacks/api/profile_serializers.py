@@ -20,7 +20,20 @@ SECRET_FIELDS = ("auth_password", "auth_header", "md5_salt", "encryption_key")
 EVENT_TYPE_CODES = ", ".join(spec.code for spec in event_types.REGISTRY)
 
 
-class StringListField(serializers.ListField):
+class FlatListField(serializers.ListField):
+    """A list whose item errors read as one message per bad item, not as an object keyed by index."""
+
+    def run_child_validation(self, data: list) -> list:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as error:
+            details = error.detail.items() if isinstance(error.detail, dict) else []
+            raise serializers.ValidationError(
+                [f"Item {index + 1} ({data[index]!r}): {' '.join(map(str, messages))}" for index, messages in details]
+            ) from error
+
+
+class StringListField(FlatListField):
     """A list of strings; text separated by commas is accepted too (`"a@x.com, b@x.com"`)."""
 
     child = serializers.CharField(allow_blank=True)
@@ -108,7 +121,7 @@ class ProfileSerializer(serializers.Serializer):
     response_timeout_s = serializers.FloatField(
         required=False, max_value=profile_rules.RESPONSE_TIMEOUT_S_MAX, help_text="Above 0, at most 120."
     )
-    retry_schedule_s = serializers.ListField(
+    retry_schedule_s = FlatListField(
         child=serializers.IntegerField(min_value=0, max_value=profile_rules.RETRY_DELAY_S_MAX),
         required=False,
         max_length=profile_rules.MAX_RETRIES,

@@ -29,7 +29,7 @@ class DateOrDateTimeField(serializers.Field):
     def to_internal_value(self, data) -> dt.date | dt.datetime:
         text = str(data).strip()
         try:
-            value = parse_datetime(text) or parse_date(text)
+            value = parse_date(text) or parse_datetime(text)
         except ValueError:
             value = None
         if value is None:

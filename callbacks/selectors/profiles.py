@@ -44,11 +44,9 @@ def profile_list(
         profiles = profiles.filter(created_at__gte=_moment(created_after, account, day_end=False))
     if created_before is not None:
         end = _moment(created_before, account, day_end=True)
-        profiles = (
-            profiles.filter(created_at__lt=end)
-            if not isinstance(created_before, dt.datetime)
-            else (profiles.filter(created_at__lte=end))
-        )
+        # A date ends where the next day starts; a date-time is itself the last moment included.
+        is_moment = isinstance(created_before, dt.datetime)
+        profiles = profiles.filter(created_at__lte=end) if is_moment else profiles.filter(created_at__lt=end)
     return profiles.order_by("-created_at", "id")
 
 
