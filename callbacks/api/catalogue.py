@@ -32,4 +32,6 @@ class EventTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         event_types = EventType.objects.order_by("category", "code")
         category = self.request.query_params.get("category")
+        if category and category not in Category.LABELS:
+            raise serializers.ValidationError({"category": f"Choose one of: {', '.join(Category.LABELS)}."})
         return event_types.filter(category=category) if category else event_types

@@ -16,7 +16,6 @@ from callbacks.models import CallbackProfile
 from callbacks.services import profile_rules
 from callbacks.services.profiles import profile_create, profile_update
 
-SECRET_FIELDS = ("auth_password", "auth_header", "md5_salt", "encryption_key")
 EVENT_TYPE_CODES = ", ".join(spec.code for spec in event_types.REGISTRY)
 
 

@@ -270,3 +270,17 @@ def test_event_types_list_the_catalogue_with_examples(api):
         event_types.ALERT_BALANCE_LOW,
         event_types.ALERT_VERIFICATION_RATE_LOW,
     }
+
+
+@pytest.mark.django_db
+def test_event_types_refuse_an_unknown_category(api):
+    response = api.get("/api/v1/event-types/?category=weather")
+    assert response.status_code == 400 and "category" in response.json()
+
+
+@pytest.mark.django_db
+def test_pagination_is_bounded(api):
+    create(api)
+    page = api.get(f"{PROFILES}?limit=100000000000000000000&offset=100000000000000000000")
+    assert page.status_code == 200
+    assert page.json()["count"] == 1 and page.json()["results"] == []

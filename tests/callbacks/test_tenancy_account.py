@@ -123,3 +123,11 @@ def test_docs_are_served_from_this_server_without_a_cdn(client):
     assert "swagger-ui" in page
     assert "cdn." not in page and "jsdelivr" not in page and "unpkg" not in page
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
+
+
+@pytest.mark.django_db
+def test_schema_documents_error_answers(client):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    responses = schema["paths"]["/api/v1/callback-profiles/{id}/"]["patch"]["responses"]
+    assert {"200", "400", "401", "403", "404", "429"} <= set(responses)
+    assert responses["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
