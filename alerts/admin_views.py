@@ -115,4 +115,3 @@ def open_alerts_panel_context(request: HttpRequest) -> dict | None:
     if account is None:
         return None
     return {"alerts": list(alerts_list(account=account, state="firing")[:OPEN_ALERTS_SHOWN])}
-

@@ -47,18 +47,30 @@ TEXTS: dict[str, FailureClassText] = {
 }
 
 
+# The transport's error classes (see `callbacks.transport`) that have a class of their own here.
+TRANSPORT_CLASSES = {
+    "connect_timeout": CONNECT,
+    "connect_refused": CONNECT,
+    "connect_error": CONNECT,
+    "dns_error": CONNECT,
+    "response_timeout": RESPONSE_TIMEOUT,
+}
+
+
 def failure_class_of(*, failure_class: str, status: int | None) -> str:
     """Map the engine's failure class and the HTTP status to the classes a notice tells apart."""
     name = (failure_class or "").lower()
+    if name in TRANSPORT_CLASSES and status is None:
+        return TRANSPORT_CLASSES[name]
     if status in (401, 403):
         return UNAUTHORIZED
     if status is not None and not 200 <= status < 300:
         return HTTP_STATUS
     if status is not None:
         return REJECTED
-    if "connect" in name or "dns" in name or "refused" in name or "resolve" in name or "unreachable" in name:
+    if "connect_" in name or "refused" in name or "unreachable" in name:
         return CONNECT
-    if "timeout" in name or "read" in name:
+    if "timeout" in name:
         return RESPONSE_TIMEOUT
     return OTHER
 
