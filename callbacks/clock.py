@@ -6,7 +6,7 @@ five days ahead without sleeping. Durations of HTTP calls use `time.monotonic()`
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -27,3 +27,8 @@ def advance(*, seconds: float) -> datetime:
 def reset() -> None:
     global _offset
     _offset = timedelta(0)
+
+
+def from_timestamp(seconds: float) -> datetime:
+    """A `time.time()` reading on this clock (with the test offset)."""
+    return datetime.fromtimestamp(seconds, tz=UTC) + _offset

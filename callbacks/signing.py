@@ -30,3 +30,10 @@ def standard_signature(*, secret: str, message_id: str, timestamp: int, body: by
 def legacy_md5_hash(*, salt: str, account_id: str, api_key: str, callback_id: str) -> str:
     """md5(salt + account_id + api_key + callback_id) as lowercase hex (legacy receivers)."""
     return hashlib.md5((salt + account_id + api_key + callback_id).encode(), usedforsecurity=False).hexdigest()
+
+
+def standard_signatures(*, secrets: list[str] | tuple[str, ...], message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: one `v1,…` per secret, space-separated (two during a rotation)."""
+    return " ".join(
+        standard_signature(secret=secret, message_id=message_id, timestamp=timestamp, body=body) for secret in secrets
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django_q.models import OrmQ
+from django_q.brokers import get_broker
 
 from callbacks import clock, event_types, signals
 from callbacks.models import CallbackProfile, Delivery, Event
@@ -98,8 +98,10 @@ def test_the_same_idempotency_key_within_24_hours_returns_the_first_event(accoun
 def test_a_burst_of_events_queues_at_most_one_wakeup_and_announces_each_event(
     account, django_capture_on_commit_callbacks
 ):
-    # given a subscribed profile and a listener of event_received
+    # given a subscribed profile, an empty task queue and a listener of event_received
     _subscribed(account, event_types.MESSAGE_STATUS)
+    broker = get_broker()
+    broker.purge_queue()
     received = []
 
     def listener(sender, event, **kwargs):
@@ -117,12 +119,15 @@ def test_a_burst_of_events_queues_at_most_one_wakeup_and_announces_each_event(
 
     # then each event was announced after commit, and one wake-up task waits in the queue
     assert received == emitted
-    assert OrmQ.objects.count() == 1
+    assert broker.queue_size() == 1
+    broker.purge_queue()
 
 
 def test_an_event_in_a_transaction_that_rolls_back_leaves_nothing(account, django_capture_on_commit_callbacks):
-    # given a subscribed profile
+    # given a subscribed profile and an empty task queue
     _subscribed(account, event_types.MESSAGE_STATUS)
+    broker = get_broker()
+    broker.purge_queue()
 
     # when the caller's transaction fails after emitting
     with (
@@ -135,4 +140,4 @@ def test_an_event_in_a_transaction_that_rolls_back_leaves_nothing(account, djang
 
     # then no event, no delivery, no wake-up
     assert callbacks == []
-    assert not Event.objects.exists() and not Delivery.objects.exists() and not OrmQ.objects.exists()
+    assert not Event.objects.exists() and not Delivery.objects.exists() and broker.queue_size() == 0

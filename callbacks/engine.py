@@ -1,0 +1,421 @@
+"""The delivery engine: claim due deliveries with a lease, send them concurrently, record outcomes.
+
+Work is claimed, not assigned: one UPDATE … RETURNING moves `next_attempt_at` to the end of the
+lease, so a claimed row is due again only if its worker dies (PostgreSQL skips rows other workers
+have locked; SQLite serialises writers). Requests go out on a pool of sender threads (about 100 in
+flight per worker, at most `max_in_flight` per profile); a busy profile's surplus is put back for
+later instead of waiting here, so a slow endpoint never holds up the others. Outcomes are written in
+bulk (see `recording`). Memory stays bounded: a worker holds at most `concurrency` requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from callbacks import clock, sql
+from callbacks.models import CallbackProfile, Delivery, Event
+from callbacks.recording import ClaimedRow, Job, Recorder
+from callbacks.rendering import EventData, Item, ProfileSnapshot, RenderedRequest, request_render
+from callbacks.transport import TransportResult, request_send
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 200
+DEFAULT_CONCURRENCY = 100
+DEFAULT_LEASE_S = 300
+DEFAULT_RUN_BUDGET_S = 60
+DEFAULT_LINGER_S = 2.0
+MAX_LINGER_S = 10.0
+PROFILE_CACHE_TTL_S = 2.0
+EVENT_CACHE_SIZE = 4096
+FLUSH_ROWS = 500
+FLUSH_INTERVAL_S = 0.05
+IDLE_POLL_S = 0.01
+MIN_DEFER_S = 0.05
+MAX_DEFER_S = 600.0
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+# --- claiming ----------------------------------------------------------------------------------------
+def _claim_statement() -> str:
+    table = Delivery._meta.db_table
+    # The state is a literal, not a parameter, so SQLite can use the partial index `delivery_due`.
+    due = f"SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s"  # noqa: S608
+    if sql.is_postgresql():
+        due += " FOR UPDATE SKIP LOCKED"
+    return (
+        f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = %s, leased_by = %s WHERE id IN ({due})"  # noqa: S608
+        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at"
+    )
+
+
+def deliveries_claim(*, worker_id: str, limit: int, now: datetime, lease_s: float) -> list[ClaimedRow]:
+    """Lease up to `limit` due deliveries to `worker_id`; each is due again when the lease ends."""
+    lease_end = sql.datetime_param(now + timedelta(seconds=lease_s))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_claim_statement(), [lease_end, lease_end, worker_id, sql.datetime_param(now), limit])
+        fetched = cursor.fetchall()
+    return [
+        ClaimedRow(
+            id=sql.uuid_value(row[0]),
+            event_id=sql.uuid_value(row[1]),
+            profile_id=sql.uuid_value(row[2]),
+            account_id=sql.uuid_value(row[3]),
+            event_type=row[4],
+            attempt_count=row[5],
+            created_at=sql.datetime_value(row[6]),
+        )
+        for row in fetched
+    ]
+
+
+def due_work_exists(*, now: datetime) -> bool:
+    """A read-only look at the due index (no write lock, unlike a claim)."""
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s LIMIT 1",  # noqa: S608
+            [sql.datetime_param(now)],
+        )
+        return cursor.fetchone() is not None
+
+
+def next_due_at() -> datetime | None:
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(next_attempt_at) FROM {table} WHERE state = 'pending'")  # noqa: S608
+        row = cursor.fetchone()
+    return sql.datetime_value(row[0]) if row else None
+
+
+# --- what a batch needs: profiles and events, briefly cached -------------------------------------------
+class ProfileCache:
+    """Profile snapshots (secrets decrypted once), reloaded after PROFILE_CACHE_TTL_S."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[float, ProfileSnapshot]] = {}
+
+    def get_many(self, ids: set[Any]) -> dict[Any, ProfileSnapshot]:
+        now = time.monotonic()
+        found = {}
+        missing = []
+        for profile_id in ids:
+            entry = self._entries.get(profile_id)
+            if entry is not None and now - entry[0] < PROFILE_CACHE_TTL_S:
+                found[profile_id] = entry[1]
+            else:
+                missing.append(profile_id)
+        if missing:
+            for profile in CallbackProfile.objects.select_related("account").filter(pk__in=missing):
+                snapshot = ProfileSnapshot.from_profile(profile)
+                self._entries[profile.pk] = (now, snapshot)
+                found[profile.pk] = snapshot
+        return found
+
+
+class EventCache:
+    """Recently used events (a fan-out claims the same event for many profiles)."""
+
+    def __init__(self, size: int = EVENT_CACHE_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[Any, EventData] = OrderedDict()
+
+    def get_many(self, ids: set[Any]) -> dict[Any, EventData]:
+        found = {}
+        missing = []
+        for event_id in ids:
+            event = self._entries.get(event_id)
+            if event is None:
+                missing.append(event_id)
+            else:
+                found[event_id] = event
+        if missing:
+            table = Event._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id, type, payload, created_at FROM {table} WHERE id IN ({sql.placeholders(len(missing))})",  # noqa: S608
+                    [sql.uuid_param(event_id) for event_id in missing],
+                )
+                for row in cursor.fetchall():
+                    payload = sql.json_value(row[2])
+                    event = EventData(
+                        id=sql.uuid_value(row[0]),
+                        type=row[1],
+                        created_at=sql.datetime_value(row[3]),
+                        payload=payload if isinstance(payload, dict) else {},
+                    )
+                    found[event.id] = self._entries[event.id] = event
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return found
+
+
+# --- sender threads --------------------------------------------------------------------------------------
+class _Senders:
+    """Daemon threads that send requests and hand results back; started as needed, one set per process."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, job: Job, request: RenderedRequest, results: queue.SimpleQueue, *, wanted_threads: int) -> None:
+        if len(self._threads) < wanted_threads:
+            with self._lock:
+                while len(self._threads) < wanted_threads:
+                    thread = threading.Thread(target=self._loop, name="callback-sender", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
+        self._jobs.put((job, request, results))
+
+    def _loop(self) -> None:
+        while True:
+            job, request, results = self._jobs.get()
+            snapshot = job.snapshot
+            try:
+                result = request_send(
+                    request,
+                    connect_timeout_s=snapshot.connect_timeout_s,
+                    response_timeout_s=snapshot.response_timeout_s,
+                )
+            except Exception as error:  # request_send does not raise; this keeps the thread alive regardless
+                result = TransportResult(
+                    started_at=time.time(), error_class="transport_error", error_detail=repr(error)
+                )
+            results.put((job, request, result))
+
+
+_senders = _Senders()
+
+
+# --- the dispatcher ----------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class RunResult:
+    processed: int
+    budget_spent: bool
+
+
+class Dispatcher:
+    """One worker's pipeline: claim → render → send (threads) → record in bulk, with bounded memory."""
+
+    def __init__(self, *, worker_id: str, concurrency: int | None = None, lease_s: float | None = None) -> None:
+        self.worker_id = worker_id
+        self.concurrency = concurrency or int(_setting("CALLBACKS_DISPATCH_CONCURRENCY", DEFAULT_CONCURRENCY))
+        self.lease_s = lease_s or float(_setting("CALLBACKS_LEASE_S", DEFAULT_LEASE_S))
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self.recorder = Recorder(worker_id)
+        self.profiles = ProfileCache()
+        self.events = EventCache()
+        self.in_flight = 0
+        self.in_flight_by_profile: dict[Any, int] = defaultdict(int)
+        self.waiting: dict[Any, deque[Job]] = defaultdict(deque)
+        self.waiting_count = 0
+        self.latency_s: dict[Any, float] = {}
+        self.deferred_until: dict[Any, datetime] = {}
+        self._first_unflushed: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.in_flight or self.waiting_count)
+
+    @property
+    def free_slots(self) -> int:
+        return self.concurrency - self.in_flight - self.waiting_count
+
+    # claim and hand out ---------------------------------------------------------------------------
+    def claim(self, limit: int) -> int:
+        now = clock.now()
+        rows = deliveries_claim(worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s)
+        if not rows:
+            return 0
+        snapshots = self.profiles.get_many({row.profile_id for row in rows})
+        events = self.events.get_many({row.event_id for row in rows})
+        by_profile: dict[Any, list[ClaimedRow]] = defaultdict(list)
+        for row in rows:
+            by_profile[row.profile_id].append(row)
+        for profile_id, profile_rows in by_profile.items():
+            snapshot = snapshots.get(profile_id)
+            present = [row for row in profile_rows if row.event_id in events]
+            if snapshot is None or not present:
+                continue  # deleted meanwhile: the rows went with it
+            if snapshot.status != CallbackProfile.Status.ENABLED:
+                self.recorder.hold(present)
+                continue
+            for group in self._groups(snapshot, present, now):
+                items = [Item(delivery_id=row.id, event=events[row.event_id]) for row in group]
+                self._enqueue(Job(snapshot=snapshot, rows=group, items=items), now)
+        self._mark_unflushed()
+        return len(rows)
+
+    def _groups(self, snapshot: ProfileSnapshot, rows: list[ClaimedRow], now: datetime) -> list[list[ClaimedRow]]:
+        size = snapshot.batch_max_size
+        if size <= 1:
+            return [[row] for row in rows]
+        rows = sorted(rows, key=lambda row: row.created_at)
+        groups = [rows[start : start + size] for start in range(0, len(rows), size)]
+        last = groups[-1]
+        wait = timedelta(milliseconds=snapshot.batch_max_wait_ms)
+        if len(last) < size and wait and all(row.attempt_count == 0 for row in last):
+            ready_at = last[0].created_at + wait
+            if ready_at > now:  # the batch is still filling: all of it comes back together then
+                self.recorder.defer(groups.pop(), ready_at)
+        return groups
+
+    def _enqueue(self, job: Job, now: datetime) -> None:
+        profile_id = job.snapshot.id
+        limit = job.snapshot.max_in_flight
+        if self.in_flight_by_profile[profile_id] < limit:
+            self._submit(job)
+        elif len(self.waiting[profile_id]) < limit:
+            self.waiting[profile_id].append(job)
+            self.waiting_count += 1
+        else:
+            # The profile is saturated: put the surplus back, spread over when its slots should free up.
+            step = self.latency_s.get(profile_id, 1.0) / limit
+            start = max(self.deferred_until.get(profile_id, now), now)
+            until = start + timedelta(seconds=min(MAX_DEFER_S, max(MIN_DEFER_S, step)))
+            self.deferred_until[profile_id] = until
+            self.recorder.defer(job.rows, until)
+
+    def _submit(self, job: Job) -> None:
+        try:
+            request = request_render(job.snapshot, job.items)
+        except Exception as error:  # a template or cipher the profile cannot use: a failed attempt
+            logger.warning("dispatch.render_failed", extra={"profile_id": str(job.snapshot.id), "error": repr(error)})
+            failed = TransportResult(started_at=time.time(), error_class="render_error", error_detail=repr(error)[:500])
+            self.recorder.record(job, None, failed)
+            return
+        self.in_flight += 1
+        self.in_flight_by_profile[job.snapshot.id] += 1
+        _senders.submit(job, request, self.results, wanted_threads=min(self.concurrency, self.in_flight + 8))
+
+    # results ------------------------------------------------------------------------------------------
+    def collect(self, timeout_s: float) -> int:
+        """Record the results that arrived, waiting up to `timeout_s` for the first one."""
+        collected = 0
+        try:
+            item = self.results.get(timeout=timeout_s) if timeout_s > 0 else self.results.get_nowait()
+        except queue.Empty:
+            return 0
+        while True:
+            job, request, result = item
+            profile_id = job.snapshot.id
+            self.in_flight -= 1
+            self.in_flight_by_profile[profile_id] -= 1
+            previous = self.latency_s.get(profile_id)
+            seconds = result.duration_ms / 1000
+            self.latency_s[profile_id] = seconds if previous is None else previous * 0.8 + seconds * 0.2
+            self.recorder.record(job, request, result)
+            collected += 1
+            waiting = self.waiting.get(profile_id)
+            if waiting:
+                self.waiting_count -= 1
+                self._submit(waiting.popleft())
+            try:
+                item = self.results.get_nowait()
+            except queue.Empty:
+                break
+        self._mark_unflushed()
+        return collected
+
+    def _mark_unflushed(self) -> None:
+        if self._first_unflushed is None and self.recorder.size:
+            self._first_unflushed = time.monotonic()
+
+    def flush(self, *, force: bool = False) -> None:
+        size = self.recorder.size
+        if not size:
+            return
+        if force or size >= FLUSH_ROWS or time.monotonic() - (self._first_unflushed or 0) >= FLUSH_INTERVAL_S:
+            self.recorder.flush()
+            self._first_unflushed = None
+
+    def drain(self) -> None:
+        """Wait for every request in flight or waiting, then write everything."""
+        while self.busy:
+            self.collect(0.05)
+            self.flush()
+        self.flush(force=True)
+
+
+def dispatch_batch(*, worker_id: str, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """Claim up to `batch_size` due deliveries, send them, record every outcome; returns how many."""
+    dispatcher = Dispatcher(worker_id=worker_id)
+    claimed = dispatcher.claim(batch_size)
+    dispatcher.drain()
+    return claimed
+
+
+def _linger_for(linger_s: float) -> float:
+    """Stay a little when the next retry or filling batch falls due soon (the sweep runs only each minute)."""
+    upcoming = next_due_at()
+    if upcoming is None:
+        return linger_s
+    wait = (upcoming - clock.now()).total_seconds()
+    return max(linger_s, wait + IDLE_POLL_S) if wait <= MAX_LINGER_S else linger_s
+
+
+def dispatch_run(
+    *, worker_id: str, budget_s: float | None = None, linger_s: float | None = None, batch_size: int | None = None
+) -> RunResult:
+    """Deliver until nothing is due for `linger_s`, or the time budget is spent (the caller hands over).
+
+    Claims whenever a quarter of the slots are free, so sending, claiming and recording overlap.
+    """
+    budget_s = float(_setting("CALLBACKS_DISPATCH_BUDGET_S", DEFAULT_RUN_BUDGET_S)) if budget_s is None else budget_s
+    linger_s = float(_setting("CALLBACKS_DISPATCH_LINGER_S", DEFAULT_LINGER_S)) if linger_s is None else linger_s
+    batch_size = batch_size or int(_setting("CALLBACKS_DISPATCH_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+    dispatcher = Dispatcher(worker_id=worker_id)
+    started = time.monotonic()
+    deadline = started + budget_s
+    idle_since: float | None = None
+    linger_now = linger_s
+    next_look = 0.0
+    claim_threshold = max(1, min(batch_size, dispatcher.concurrency) // 4)
+    budget_spent = False
+    while True:
+        now_m = time.monotonic()
+        if now_m >= deadline:
+            budget_spent = True
+            break
+        free = dispatcher.free_slots
+        claimed = 0
+        if free >= claim_threshold and now_m >= next_look:
+            # A read-only look first: a claim takes SQLite's write lock even when it finds nothing.
+            if due_work_exists(now=clock.now()):
+                claimed = dispatcher.claim(min(batch_size, free))
+            if not claimed:
+                next_look = now_m + IDLE_POLL_S
+        if claimed:
+            idle_since = None
+        elif not dispatcher.busy:
+            dispatcher.flush(force=True)
+            if idle_since is None:
+                idle_since, linger_now = now_m, _linger_for(linger_s)
+            if now_m - idle_since >= linger_now:
+                break
+            time.sleep(IDLE_POLL_S)
+            continue
+        dispatcher.collect(0.002 if dispatcher.free_slots >= claim_threshold else 0.05)
+        dispatcher.flush()
+    dispatcher.drain()
+    processed = dispatcher.recorder.processed
+    if processed:
+        logger.info(
+            "dispatch.run_done",
+            extra={"worker_id": worker_id, "processed": processed, "seconds": round(time.monotonic() - started, 3)},
+        )
+    return RunResult(processed=processed, budget_spent=budget_spent and due_work_exists(now=clock.now()))

@@ -1,0 +1,57 @@
+"""Values in and out of raw SQL on SQLite and PostgreSQL alike, for the engine's bulk statements.
+
+The hot path speaks SQL directly (one statement per batch, no model instances): these helpers
+give parameters and results the same shape on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def uuid_param(value: uuid.UUID | str) -> Any:
+    """A UUID as the column stores it: native on PostgreSQL, 32 hex characters on SQLite."""
+    if not isinstance(value, uuid.UUID):
+        value = uuid.UUID(str(value))
+    return value if connection.features.has_native_uuid_field else value.hex
+
+
+def uuid_value(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def datetime_param(value: datetime | None) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def datetime_value(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = parse_datetime(str(value))
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def json_param(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        return json.loads(value)
+    return value
+
+
+def placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
