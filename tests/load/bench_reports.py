@@ -4,7 +4,7 @@
     python -m tests.load.bench_reports --profiles 50 --event-types 18
 
 Each backend gets a throw-away database (a SQLite file in a temp dir; a PostgreSQL database created
-on DATABASE_URL's server and dropped at the end), migrated by `manage.py migrate` in a child process.
+on BENCH_POSTGRES_URL's server, 127.0.0.1:5432 by default, and dropped at the end), migrated by `manage.py migrate` in a child process.
 A second child writes `profiles × event types × hours` DeliveryStats rows for the month 2026-10-25
 17:00 .. 2026-11-25 17:00 Europe/Berlin (744 hours) with SQL, then times `report_build` (the counts,
 per profile and per event type, failure classes, busiest hour and chart series) and, separately, the
@@ -20,10 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from tests.load.harness import ROOT, manage, process_environment
+from tests.load.harness import ROOT, ThrowawayDatabase, manage, process_environment
 
 DELIVERIES = 10_000_000
 PROFILES = 25
@@ -35,37 +34,10 @@ CHILD_TIMEOUT_S = 900
 FAILED_EVERY_NTH_ROW = 7  # one row in seven has failures, a few percent of deliveries
 
 
-class _Database:
-    """A throw-away database: a SQLite file, or a PostgreSQL database on DATABASE_URL's server."""
-
-    def __init__(self, *, backend: str, directory: Path) -> None:
-        self.backend = backend
-        self.name = f"bench_r_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        if backend == "sqlite":
-            self.url = f"sqlite:///{directory / (self.name + '.sqlite3')}"
-        else:
-            self.admin_url = os.environ["DATABASE_URL"]
-            self.url = self.admin_url.rsplit("/", 1)[0] + "/" + self.name
-
-    def _admin(self, statement: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(statement)
-
-    def __enter__(self) -> _Database:
-        if self.backend == "postgres":
-            self._admin(f'CREATE DATABASE "{self.name}"')
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.backend == "postgres":
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
 def backend_run(*, backend: str, deliveries: int, profiles: int, event_types: int, workdir: Path) -> dict:
     """Migrate a fresh database of `backend`, then measure in a child process; its figures."""
-    with _Database(backend=backend, directory=workdir) as database:
+    database = ThrowawayDatabase(backend=backend, directory=workdir).create()
+    try:
         environment = process_environment(database_url=database.url, cluster_name=database.name)
         manage(["migrate", "--noinput", "--verbosity", "0"], environment)
         result = subprocess.run(
@@ -87,6 +59,8 @@ def backend_run(*, backend: str, deliveries: int, profiles: int, event_types: in
         if result.returncode != 0:
             return {"error": result.stderr[-2000:]}
         return json.loads(result.stdout.strip().splitlines()[-1])
+    finally:
+        database.drop()
 
 
 def run(
