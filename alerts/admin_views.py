@@ -16,6 +16,7 @@ from django.urls import reverse
 from alerts.selectors import alerts_list
 from alerts.services.settings import alert_recipients_get, alert_settings_get, alert_settings_update
 from alerts.services.telegram_binding import telegram_binding_reacquire, telegram_binding_state
+from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.scoping import account_current, account_required, may_write
 
 OPEN_ALERTS_SHOWN = 6
@@ -72,8 +73,7 @@ def configure_events_view(request: HttpRequest) -> HttpResponse:
         try:
             alert_settings_update(account=account, **form.service_fields())
         except ValidationError as error:
-            for name, errors in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            service_errors_show(form, error)
         else:
             messages.success(request, "Your alert settings are saved.")
             return HttpResponseRedirect(reverse("admin:alerts_configure"))

@@ -60,6 +60,8 @@ TRANSPORT_CLASSES = {
 def failure_class_of(*, failure_class: str, status: int | None) -> str:
     """Map the engine's failure class and the HTTP status to the classes a notice tells apart."""
     name = (failure_class or "").lower()
+    if status is None and name.startswith("http_") and name[5:].isdigit():  # the engine's "http_503"
+        status = int(name[5:])
     if name in TRANSPORT_CLASSES and status is None:
         return TRANSPORT_CLASSES[name]
     if status in (401, 403):

@@ -19,10 +19,20 @@ def clock_reset():
 
 @pytest.fixture
 def tasks_inline(monkeypatch):
-    """django-q2 runs queued tasks at once, in this process (as a worker would, minus the queue)."""
-    from django_q.conf import Conf
+    """django-q2 runs the alerts app's tasks at once, in this process (as a worker would, minus the queue).
 
-    monkeypatch.setattr(Conf, "SYNC", True)
+    Other apps' tasks (the dispatcher's wake-ups) stay queued; tests that need deliveries run the engine.
+    """
+    from django_q import tasks
+
+    queue = tasks.async_task
+
+    def async_task(func, *args, **kwargs):
+        if isinstance(func, str) and func.startswith("alerts."):
+            kwargs["sync"] = True
+        return queue(func, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "async_task", async_task)
 
 
 @pytest.fixture
