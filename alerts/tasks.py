@@ -43,9 +43,8 @@ def failure_notice_send(delivery_id: str, attempt_id: str | None, failure: str) 
 def failure_digest_send(
     profile_id: str, counts: dict[str, int], since: str, until: str, last_attempt_id: str | None
 ) -> None:
-    profile = CallbackProfile.objects.select_related("account").filter(pk=profile_id).first()
+    profile = _profile_get(profile_id)
     if profile is None:
-        logger.info("failure_notice.profile_gone", extra={"profile_id": profile_id})
         return
     last_attempt = (
         Attempt.objects.select_related("delivery__event").filter(pk=last_attempt_id).first()
@@ -62,19 +61,22 @@ def failure_digest_send(
 
 
 def profile_abnormal_notice_send(profile_id: str, reason: str) -> None:
-    profile = CallbackProfile.objects.select_related("account").filter(pk=profile_id).first()
-    if profile is None:
-        logger.info("failure_notice.profile_gone", extra={"profile_id": profile_id})
-        return
-    notice_sending.profile_abnormal_notice_send(profile=profile, reason=reason)
+    profile = _profile_get(profile_id)
+    if profile is not None:
+        notice_sending.profile_abnormal_notice_send(profile=profile, reason=reason)
 
 
 def profile_recovered_notice_send(profile_id: str) -> None:
+    profile = _profile_get(profile_id)
+    if profile is not None:
+        notice_sending.profile_recovered_notice_send(profile=profile)
+
+
+def _profile_get(profile_id: str) -> CallbackProfile | None:
     profile = CallbackProfile.objects.select_related("account").filter(pk=profile_id).first()
     if profile is None:
         logger.info("failure_notice.profile_gone", extra={"profile_id": profile_id})
-        return
-    notice_sending.profile_recovered_notice_send(profile=profile)
+    return profile
 
 
 def telegram_reply_send(chat_id: int, text: str) -> None:
