@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,6 +46,8 @@ class AccountSerializer(serializers.Serializer):
 class AccountView(APIView):
     """The account the API key belongs to."""
 
+    parser_classes = [JSONParser]
+
     @extend_schema(summary="The caller's account", responses=AccountSerializer)
     def get(self, request: Request) -> Response:
         return Response(AccountSerializer(request.user.account).data)
@@ -78,8 +81,8 @@ class ApiKeySerializer(serializers.Serializer):
         max_value=MAX_KEY_LIFETIME_DAYS,
         help_text="Instead of expires_at.",
     )
-    last_used_at = serializers.DateTimeField(read_only=True)
-    revoked_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
     active = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -113,6 +116,7 @@ class ApiKeyViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiKeySerializer
+    parser_classes = [JSONParser]
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):

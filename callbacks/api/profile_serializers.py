@@ -43,7 +43,7 @@ class StringListField(FlatListField):
         return super().to_internal_value(data)
 
 
-class EventTypeCodesField(serializers.ListField):
+class EventTypeCodesField(FlatListField):
     """Subscriptions as a list of event type codes (checked against the catalogue by the service)."""
 
     child = serializers.CharField()

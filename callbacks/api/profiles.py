@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +26,10 @@ class DateOrDateTimeField(serializers.Field):
     """A date (`2026-11-23`, the whole day in the account's timezone) or an ISO 8601 date-time."""
 
     default_error_messages = {"invalid": "Enter a date (2026-11-23) or a date-time (2026-11-23T09:30:00Z)."}
+
+    def get_value(self, dictionary):
+        # DRF reads an empty query parameter as absent; here it is a malformed date.
+        return dictionary.get(self.field_name, serializers.empty)
 
     def to_internal_value(self, data) -> dt.date | dt.datetime:
         text = str(data).strip()
@@ -82,6 +87,7 @@ PROFILE_FILTER_PARAMETERS = [
 )
 class CallbackProfileViewSet(viewsets.ModelViewSet):
     serializer_class = ProfileSerializer
+    parser_classes = [JSONParser]
     lookup_value_regex = UUID_PATTERN
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 

@@ -23,7 +23,8 @@ ERROR_SCHEMA = {
     "description": "`detail` for request-wide errors; otherwise each failing field (or query parameter) "
     "named, with its messages.",
     "properties": {"detail": {"type": "string"}},
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    # Messages per field: a list of strings, or an object of them for items of lists and objects.
+    "additionalProperties": {},
 }
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: the failing fields are named.",

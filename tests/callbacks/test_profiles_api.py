@@ -227,6 +227,7 @@ def test_filters_by_creation_date_in_the_account_timezone(api, account):
     ("query", "field"),
     [
         ("created_after=yesterday", "created_after"),
+        ("created_after=", "created_after"),
         ("created_before=2026-13-01", "created_before"),
         ("created_after=2026-11-02&created_before=2026-11-01", "created_before"),
         ("http_method=PATCH", "http_method"),
@@ -252,7 +253,8 @@ def test_the_list_is_paginated(api):
 def test_ids_are_uuids_and_other_ids_are_not_found(api):
     answer = create(api)
     assert len(answer["id"]) == 36
-    assert api.get(f"{PROFILES}1/").status_code == 404
+    not_found = api.get(f"{PROFILES}1/")
+    assert not_found.status_code == 404 and not_found.json() == {"detail": "Not found."}
     assert api.get(f"{PROFILES}00000000-0000-0000-0000-000000000000/").status_code == 404
 
 
@@ -284,3 +286,11 @@ def test_pagination_is_bounded(api):
     page = api.get(f"{PROFILES}?limit=100000000000000000000&offset=100000000000000000000")
     assert page.status_code == 200
     assert page.json()["count"] == 1 and page.json()["results"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["offset=null", "limit=-1", "limit=²", "offset="])
+def test_malformed_pagination_is_a_400_naming_the_parameter(api, query):
+    response = api.get(f"{PROFILES}?{query}")
+    assert response.status_code == 400
+    assert list(response.json()) == [query.split("=")[0]]
