@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import Account, ApiKey
@@ -35,12 +36,18 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = ACCOUNT_FIELDS
+        labels = {
+            "timezone": "Time zone",
+            "admin_email": "Admin e-mail",
+            "balance_usd": "Balance (USD)",
+            "platform_api_key": "Platform API key",
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.saved_account: Account | None = None
         if "platform_api_key" in self.fields:
-            is_set = bool(self.instance.pk and self.instance.platform_api_key)
+            is_set = bool(not self.instance._state.adding and self.instance.platform_api_key)
             self.fields["platform_api_key"].widget = forms.PasswordInput(
                 attrs={"placeholder": "•••••••• set: type to replace" if is_set else ""}
             )
@@ -60,17 +67,15 @@ class AccountForm(forms.ModelForm):
         values = {name: cleaned[name] for name in self.fields if name in cleaned}
         if not values.get("platform_api_key"):
             values.pop("platform_api_key", None)
-        if self.instance.pk:
+        if not self.instance._state.adding:
             values = {name: value for name, value in values.items() if name in self.changed_data}
         try:
-            if self.instance.pk:
+            if not self.instance._state.adding:
                 self.saved_account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
             else:
                 self.saved_account = account_create(**values)
         except ValidationError as error:
-            errors = getattr(error, "error_dict", {None: error.error_list})
-            for name, messages_ in errors.items():
-                self.add_error(name if name in self.fields else None, messages_)
+            service_errors_show(self, error)
         return cleaned
 
 
@@ -162,15 +167,8 @@ class ApiKeyCreateForm(forms.ModelForm):
                 created_by=self.user,
             )
         except ValidationError as error:
-            self.add_error(None, _field_errors(error, {"scopes": "scope_choices", "expires_at": "expires_in_days"}))
+            service_errors_show(self, error, {"scopes": "scope_choices", "expires_at": "expires_in_days"})
         return cleaned
-
-
-def _field_errors(error: ValidationError, renames: dict[str, str]) -> ValidationError:
-    """A service's ValidationError with its field names mapped onto the form's."""
-    if not hasattr(error, "error_dict"):
-        return error
-    return ValidationError({renames.get(name, name): errors for name, errors in error.error_dict.items()})
 
 
 class ApiKeyAdmin(AccountScopedAdmin):
@@ -217,21 +215,17 @@ class ApiKeyAdmin(AccountScopedAdmin):
     def row_actions(self, obj: ApiKey) -> str:
         if obj.revoked_at or not self._writer:
             return ""
+        # A button of the changelist's own form (forms cannot nest): it posts there with its CSRF token.
         return format_html(
-            '<form method="post" action="{}" data-confirm="Revoke the key {}_…? Programs using it stop working at once.">'
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button type="submit" class="cc-button danger">Revoke</button></form>',
+            '<button type="submit" class="cc-button danger" formaction="{}" formmethod="post" '
+            'data-confirm="Revoke the key {}_…? Programs using it stop working at once.">Revoke</button>',
             reverse("admin:callbacks_apikey_revoke", args=[obj.pk]),
             obj.prefix,
-            self._csrf_token,
         )
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        from django.middleware.csrf import get_token
-
-        self._csrf_token = get_token(request)
         self._writer = may_write(request)
-        return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, {"title": "API keys", **(extra_context or {})})
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
 
@@ -69,6 +70,13 @@ class RetryScheduleField(CommaListField):
 
 
 class CallbackProfileForm(forms.ModelForm):
+    # Plain text: the service checks the address (placeholders such as <data.id> are allowed in it).
+    url = forms.CharField(
+        label="Address",
+        max_length=2048,
+        widget=forms.TextInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
+        help_text="Where Callback Center sends the events. Placeholders such as <data.phone> are percent-encoded.",
+    )
     headers = forms.JSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
     event_types = forms.MultipleChoiceField(
         required=False,
@@ -117,12 +125,10 @@ class CallbackProfileForm(forms.ModelForm):
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
-            "url": forms.URLInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
             "body_template": forms.Textarea(attrs={"rows": 7, "placeholder": "Empty: the standard envelope"}),
             "encryption_iv": forms.TextInput(attrs={"maxlength": 16, "autocomplete": "off"}),
         }
         help_texts = {
-            "url": "Where Callback Center sends the events. Placeholders such as <data.phone> are percent-encoded.",
             "md5_salt": "At most 40 characters: hash = md5(salt + account id + api key + callback id).",
             "encryption_key": "16, 24 or 32 characters for AES-128, -192 or -256.",
             "encryption_iv": "Exactly 16 characters. Used only when the random IV is off.",
@@ -134,13 +140,13 @@ class CallbackProfileForm(forms.ModelForm):
         self.saved_profile: CallbackProfile | None = None
         self.revealed_secret: str | None = None
         self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
-        if self.instance.pk:
+        if not self.instance._state.adding:
             self.initial["event_types"] = list(self.instance.event_types.values_list("code", flat=True))
         for name in SECRET_FIELDS:
             field = self.fields[name]
             field.required = False
-            field.widget = SecretInput(is_set=bool(self.instance.pk and getattr(self.instance, name)))
-            if self.instance.pk:
+            field.widget = SecretInput(is_set=bool(not self.instance._state.adding and getattr(self.instance, name)))
+            if not self.instance._state.adding:
                 self.initial[name] = ""
 
     def _post_clean(self) -> None:
@@ -151,7 +157,7 @@ class CallbackProfileForm(forms.ModelForm):
         data["headers"] = data.get("headers") or {}
         for name in SECRET_FIELDS:
             # An empty secret box keeps the stored secret.
-            if self.instance.pk and not data.get(name):
+            if not self.instance._state.adding and not data.get(name):
                 data.pop(name, None)
         return data
 
@@ -162,24 +168,14 @@ class CallbackProfileForm(forms.ModelForm):
         from callbacks.services.profiles import profile_create, profile_update
 
         try:
-            if self.instance.pk:
+            if not self.instance._state.adding:
                 self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
             else:
                 self.saved_profile = profile_create(account=self.account, **self.service_fields())
             self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
         except ValidationError as error:
-            self._errors_beside_fields(error)
+            service_errors_show(self, error)
         return cleaned
-
-    def _errors_beside_fields(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for name, errors in error.error_dict.items():
-            if name in self.fields:
-                self.add_error(name, errors)
-            else:
-                self.add_error(None, [f"{name}: {message}" for item in errors for message in item.messages])
 
 
 def _event_type_codes() -> list[str]:

@@ -25,6 +25,10 @@
     if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
   }, true);
 
+  on("button[data-confirm]", "click", function (e, button) {
+    if (!window.confirm(button.dataset.confirm)) e.preventDefault();
+  });
+
   /* Copy a shown-once secret. */
   on("[data-copy]", "click", function (e, button) {
     var source = document.querySelector(button.dataset.copy);

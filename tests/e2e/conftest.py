@@ -14,10 +14,10 @@ import pytest
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from callbacks.models import Account, Membership  # noqa: E402
-from tests.factories import AccountFactory, MembershipFactory, UserFactory  # noqa: E402
+from callbacks.models import Account, Membership
+from tests.factories import AccountFactory, MembershipFactory, UserFactory
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -1,0 +1,149 @@
+"""API keys, the account, switching accounts, and what another account's user sees (nothing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from callbacks.models import ApiKey, Membership
+from callbacks.services.api_keys import api_key_authenticate
+from callbacks.services.profiles import profile_create
+from tests.e2e.conftest import expect, login, shot
+from tests.factories import AccountFactory, MembershipFactory
+
+pytestmark = pytest.mark.e2e
+
+
+def test_api_key_is_shown_once_listed_and_revoked(page, live_server, owner, owner_account):
+    # given a signed-in customer on the API keys screen
+    login(page, live_server, owner)
+    page.locator(".cc-nav").get_by_role("link", name="API keys").click()
+    expect(page.locator("h1")).to_contain_text("API key")
+
+    # when they create a read-only key without a scope first, then with one
+    page.get_by_role("link", name="Add API key").click()
+    page.fill("#id_name", "Billing system")
+    page.uncheck("input[name=scope_choices][value=write]")
+    page.uncheck("input[name=scope_choices][value=read]")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".field-scope_choices .errorlist")).to_contain_text("Choose one or more")
+    page.check("input[name=scope_choices][value=read]")
+    page.fill("#id_expires_in_days", "30")
+    shot(page, "10-api-key-create")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    # then the full key is shown once, and it works until revoked
+    raw_key = page.get_by_test_id("raw-key").inner_text()
+    key = ApiKey.objects.get()
+    assert raw_key.startswith(key.prefix + "_") and key.scopes == ["read"] and key.account == owner_account
+    assert api_key_authenticate(raw_key=raw_key) is not None
+    shot(page, "11-api-key-shown-once")
+    page.reload()
+    expect(page.get_by_test_id("raw-key")).to_have_count(0)
+    expect(page.locator("#content")).to_contain_text("already shown")
+
+    page.get_by_role("link", name="Back to API keys").click()
+    row = page.locator("#result_list tbody tr", has_text="Billing system")
+    expect(row).to_contain_text(key.prefix)
+    expect(row).to_contain_text("read")
+    expect(row).to_contain_text("Active")
+    shot(page, "12-api-keys")
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator(".messagelist")).to_contain_text("revoked")
+    expect(page.locator("#result_list tbody tr", has_text="Billing system")).to_contain_text("Revoked")
+    assert api_key_authenticate(raw_key=raw_key) is None
+
+
+def test_account_settings_go_through_the_service_with_errors_beside_fields(page, live_server, owner, owner_account):
+    # given the account page
+    login(page, live_server, owner)
+    page.locator(".cc-nav").get_by_role("link", name="Account").click()
+    expect(page.locator("#id_timezone")).to_have_value("UTC")
+
+    # when an unknown time zone is entered, then fixed
+    page.fill("#id_timezone", "Mars/Olympus")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".field-timezone .errorlist")).to_be_visible()
+    page.fill("#id_timezone", "Europe/Berlin")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    # then it is saved
+    expect(page.locator(".messagelist")).to_contain_text("changed successfully")
+    owner_account.refresh_from_db()
+    assert owner_account.timezone == "Europe/Berlin"
+    shot(page, "13-account")
+
+
+def test_a_user_in_two_accounts_switches_between_them(page, live_server, owner, owner_account):
+    # given the owner is also a viewer of a second account with its own profile
+    second = AccountFactory(name="Zeta Retail")
+    Membership.objects.create(user=owner, account=second, role=Membership.Role.VIEWER)
+    profile_create(account=owner_account, name="Acme orders", url="http://127.0.0.1:9/a")
+    profile_create(account=second, name="Zeta receipts", url="http://127.0.0.1:9/z")
+    login(page, live_server, owner)
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
+    expect(page.locator("#result_list")).to_contain_text("Acme orders")
+    expect(page.locator("#result_list")).not_to_contain_text("Zeta receipts")
+
+    # when they switch account in the header
+    page.select_option("#cc-account", label="Zeta Retail")
+
+    # then they see the second account's profiles only, read-only as a viewer
+    expect(page.locator(".messagelist")).to_contain_text("now working in “Zeta Retail”")
+    expect(page.locator("#result_list")).to_contain_text("Zeta receipts")
+    expect(page.locator("#result_list")).not_to_contain_text("Acme orders")
+    expect(page.get_by_role("button", name="Disable")).to_have_count(0)
+    expect(page.get_by_role("link", name="Add callback profile")).to_have_count(0)
+    shot(page, "14-switched-account")
+
+
+def test_another_accounts_user_sees_none_of_it(page, live_server, owner_account, stranger, receiver):
+    # given the first account's profile, key and delivery data
+    profile = profile_create(account=owner_account, name="Acme orders", url=receiver.url())
+    from callbacks.services.api_keys import api_key_create
+
+    key, _ = api_key_create(account=owner_account, name="Acme key")
+
+    # when the other account's owner signs in
+    login(page, live_server, stranger)
+    expect(page.locator(".cc-user-tools")).to_contain_text("Globex")
+
+    # then lists are empty and direct addresses answer 404
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
+    expect(page.locator("#content")).not_to_contain_text("Acme orders")
+    page.goto(f"{live_server.url}/admin/callbacks/apikey/")
+    expect(page.locator("#content")).not_to_contain_text("Acme key")
+    for path in (
+        f"callbacks/callbackprofile/{profile.pk}/change/",
+        f"callbacks/callbackprofile/{profile.pk}/delete/",
+        f"callbacks/apikey/{key.pk}/created/",
+        f"callbacks/account/{owner_account.pk}/change/",
+    ):
+        response = page.goto(f"{live_server.url}/admin/{path}")
+        assert response.status == 404, path
+    response = page.request.post(
+        f"{live_server.url}/admin/callbacks/callbackprofile/{profile.pk}/refresh/", headers={"X-CSRFToken": _csrf(page)}
+    )
+    assert response.status == 404
+    shot(page, "15-other-account-404")
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
+    shot(page, "16-other-account-empty-list")
+
+
+def test_a_staff_user_without_membership_cannot_enter(page, live_server):
+    # given a staff user who belongs to no account
+    membership = MembershipFactory()
+    user = membership.user
+    membership.delete()
+
+    # when they sign in, then the screens stay closed
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "correct horse battery staple")
+    page.click("input[type=submit]")
+    expect(page.locator(".errornote")).to_be_visible()
+    shot(page, "17-login-refused")
+
+
+def _csrf(page) -> str:
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    return cookies.get("csrftoken", "")
