@@ -16,6 +16,8 @@ import os
 import socket
 import uuid
 
+from django.conf import settings
+from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = dt.timedelta(minutes=10)
 MAX_CATCH_UP_PERIODS = {periods.DAILY: 7, periods.WEEKLY: 4, periods.MONTHLY: 3}
 MAX_ERROR_CHARS = 500
+MAIL_TIMEOUT_S = 60
 
 
 def worker_id_new() -> str:
@@ -103,7 +106,11 @@ def report_send(*, report: Report, recipients: list[str], now: dt.datetime) -> b
     report.recipients = recipients
     report.send_attempts += 1
     try:
-        report_email_compose(report=report, recipients=recipients).send()
+        # A bounded wait on the mail server keeps a send well inside the claim's lease.
+        connection = get_connection(timeout=settings.EMAIL_TIMEOUT or MAIL_TIMEOUT_S)
+        message = report_email_compose(report=report, recipients=recipients)
+        message.connection = connection
+        message.send()
     except Exception as error:  # the mail server's errors vary; any of them means "retry next run"
         report.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
         report.claim_expires_at = None
@@ -136,16 +143,27 @@ def reports_send_due(*, now: dt.datetime | None = None, worker_id: str | None = 
     now = now or timezone.now()
     worker_id = worker_id or worker_id_new()
     sent: list[Report] = []
-    subscriptions = ReportSubscription.objects.select_related("account").filter(
-        Q(daily=True) | Q(weekly=True) | Q(monthly=True)
+    subscriptions = (
+        ReportSubscription.objects.select_related("account")
+        .filter(Q(daily=True) | Q(weekly=True) | Q(monthly=True))
+        .order_by("pk")
     )
     for subscription in subscriptions.iterator(chunk_size=200):
-        for frequency in subscription.frequencies:
-            for period in report_periods_due(subscription=subscription, frequency=frequency, now=now):
-                report = report_claim(account=subscription.account, period=period, worker_id=worker_id, now=now)
-                if report is None:
-                    continue
-                if not report_send(report=report, recipients=subscription.effective_recipients, now=now):
-                    break  # keep the periods in order: the next run retries this one first
-                sent.append(report)
+        try:
+            sent.extend(_subscription_send_due(subscription=subscription, worker_id=worker_id, now=now))
+        except Exception:  # one account's broken data must not hold back every other account's reports
+            logger.exception("report.account_failed", extra={"account_id": str(subscription.account_id)})
+    return sent
+
+
+def _subscription_send_due(*, subscription: ReportSubscription, worker_id: str, now: dt.datetime) -> list[Report]:
+    sent: list[Report] = []
+    for frequency in subscription.frequencies:
+        for period in report_periods_due(subscription=subscription, frequency=frequency, now=now):
+            report = report_claim(account=subscription.account, period=period, worker_id=worker_id, now=now)
+            if report is None:
+                continue
+            if not report_send(report=report, recipients=subscription.effective_recipients, now=now):
+                break  # keep the periods in order: the next run retries this one first
+            sent.append(report)
     return sent

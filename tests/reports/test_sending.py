@@ -267,3 +267,17 @@ def test_turning_reports_off_stops_them(db):
     report_settings_update(account=account, frequencies=[], recipients="ops@example.com")
 
     assert reports_send_due(now=dt.datetime(2026, 6, 10, 18, tzinfo=UTC)) == []
+
+
+def test_one_broken_account_does_not_hold_back_the_others(db):
+    # given an account whose stored time zone no longer exists, created before a healthy one
+    broken = subscribed_account("UTC", ["daily"], since=dt.datetime(2026, 6, 9, 18, tzinfo=UTC))
+    type(broken).objects.filter(pk=broken.pk).update(timezone="Mars/Olympus_Mons")
+    healthy = subscribed_account("UTC", ["daily"], since=dt.datetime(2026, 6, 9, 18, tzinfo=UTC))
+
+    # when the schedule runs
+    sent = reports_send_due(now=dt.datetime(2026, 6, 10, 17, 1, tzinfo=UTC))
+
+    # then the healthy account still gets its report
+    assert [report.account_id for report in sent] == [healthy.pk]
+    assert len(mail.outbox) == 1
