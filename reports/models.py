@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -136,7 +138,10 @@ class Report(models.Model):
         indexes = [models.Index(fields=["account", "frequency", "period_end"], name="report_account_freq_end")]
 
     def __str__(self) -> str:
-        return f"{self.get_frequency_display()} report of {self.account} for {self.period_start:%Y-%m-%d %H:%M}"
+        end = self.period_end
+        with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
+            end = end.astimezone(zoneinfo.ZoneInfo(self.timezone))
+        return f"{self.get_frequency_display()} report of {self.account}, period ending {end:%Y-%m-%d %H:%M}"
 
     @property
     def period(self) -> periods.Period:

@@ -10,6 +10,7 @@ flood an inbox. A report is mailed at most once unless a worker dies between mai
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -59,13 +60,16 @@ def report_periods_due(*, subscription: ReportSubscription, frequency: str, now:
             account=account, frequency=frequency, sent_at__isnull=False, period_end__gt=candidates[0].start
         ).values_list("period_start", "period_end")
     )
-    # Overlap, not equality: after a change of the account's time zone the boundaries move, and a
-    # period already covered by a sent report must not be sent again.
-    return [
-        period
-        for period in candidates
-        if not any(period.start < sent_end and sent_start < period.end for sent_start, sent_end in sent)
-    ]
+    due = []
+    for period in candidates:
+        # After a change of the account's time zone the boundaries move: a period that sent reports
+        # already cover is skipped, and one they cover in part starts where they end (no overlap, no gap).
+        covered_until = max((end for start, end in sent if period.start < end and start < period.end), default=None)
+        if covered_until is None:
+            due.append(period)
+        elif covered_until < period.end:
+            due.append(dataclasses.replace(period, start=max(period.start, covered_until)))
+    return due
 
 
 def report_claim(*, account: Account, period: Period, worker_id: str, now: dt.datetime) -> Report | None:

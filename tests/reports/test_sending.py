@@ -281,3 +281,24 @@ def test_one_broken_account_does_not_hold_back_the_others(db):
     # then the healthy account still gets its report
     assert [report.account_id for report in sent] == [healthy.pk]
     assert len(mail.outbox) == 1
+
+
+def test_a_time_zone_change_leaves_no_gap_and_no_overlap(db):
+    # given daily reports sent in UTC up to 2026-06-10 17:00 UTC
+    account = subscribed_account("UTC", ["daily"], since=dt.datetime(2026, 6, 9, 18, tzinfo=UTC))
+    reports_send_due(now=dt.datetime(2026, 6, 10, 17, 1, tzinfo=UTC))
+
+    # when the account moves to Asia/Kolkata (17:00 IST is 11:30 UTC) and the schedule runs the next days
+    account.timezone = "Asia/Kolkata"
+    account.save()
+    first = reports_send_due(now=dt.datetime(2026, 6, 11, 11, 31, tzinfo=UTC))
+    second = reports_send_due(now=dt.datetime(2026, 6, 12, 11, 31, tzinfo=UTC))
+
+    # then the first Kolkata report starts where the last UTC one ended, and the next is a whole day
+    periods = [(report.period_start, report.period_end) for report in Report.objects.order_by("period_start")]
+    assert periods == [
+        (dt.datetime(2026, 6, 9, 17, tzinfo=UTC), dt.datetime(2026, 6, 10, 17, tzinfo=UTC)),
+        (dt.datetime(2026, 6, 10, 17, tzinfo=UTC), dt.datetime(2026, 6, 11, 11, 30, tzinfo=UTC)),
+        (dt.datetime(2026, 6, 11, 11, 30, tzinfo=UTC), dt.datetime(2026, 6, 12, 11, 30, tzinfo=UTC)),
+    ]
+    assert len(first) == len(second) == 1
