@@ -71,10 +71,15 @@ def alert_emails_parse(value: str | list[str] | tuple[str, ...] | None) -> list[
     """Comma-separated (or listed) addresses, each checked; at most five. Raises ValidationError on `emails`."""
     if value is None:
         return []
-    parts = value.replace(";", ",").replace("\n", ",").split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        parts = value.replace(";", ",").replace("\n", ",").split(",")
+    elif isinstance(value, list | tuple) and all(isinstance(part, str) for part in value):
+        parts = list(value)
+    else:
+        raise ValidationError({"emails": "Enter the addresses as a comma-separated text or a list of texts."})
     emails: list[str] = []
     for part in parts:
-        address = str(part).strip()
+        address = part.strip()
         if not address or address.lower() in (known.lower() for known in emails):
             continue
         try:

@@ -85,3 +85,11 @@ def test_more_than_five_emails_are_refused(account):
         alert_settings_update(account=account, emails=six)
     assert error.value.message_dict["emails"] == ["At most 5 e-mail addresses can receive alerts (got 6)."]
     assert alert_recipients_get(account=account).emails == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [True, 5, {"a": "b@c.test"}, ["ok@acme.test", 7]])
+def test_emails_of_the_wrong_shape_are_refused_not_crashed_on(account, value):
+    with pytest.raises(ValidationError) as error:
+        alert_settings_update(account=account, emails=value)
+    assert error.value.message_dict["emails"] == ["Enter the addresses as a comma-separated text or a list of texts."]
