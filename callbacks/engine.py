@@ -42,6 +42,7 @@ FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.05
 IDLE_POLL_S = 0.01
 MIN_DEFER_S = 0.05
+MAX_LOCAL_WAIT_S = 0.5
 MAX_DEFER_S = 600.0
 
 
@@ -279,16 +280,19 @@ class Dispatcher:
         limit = job.snapshot.max_in_flight
         if self.in_flight_by_profile[profile_id] < limit:
             self._submit(job)
-        elif len(self.waiting[profile_id]) < limit:
-            self.waiting[profile_id].append(job)
+            return
+        latency_s = self.latency_s.get(profile_id, 0.0)
+        queue = self.waiting[profile_id]
+        if (len(queue) + 1) / limit * latency_s <= MAX_LOCAL_WAIT_S:
+            queue.append(job)  # a fast profile frees its slots within moments: wait here
             self.waiting_count += 1
-        else:
-            # The profile is saturated: put the surplus back, spread over when its slots should free up.
-            step = self.latency_s.get(profile_id, 1.0) / limit
-            start = max(self.deferred_until.get(profile_id, now), now)
-            until = start + timedelta(seconds=min(MAX_DEFER_S, max(MIN_DEFER_S, step)))
-            self.deferred_until[profile_id] = until
-            self.recorder.defer(job.rows, until)
+            return
+        # A slow profile is saturated: put the surplus back, spread at the rate its slots free up, so
+        # the claim moves on to other profiles' work and this one's is not churned.
+        start = max(self.deferred_until.get(profile_id, now), now)
+        until = start + timedelta(seconds=min(MAX_DEFER_S, max(MIN_DEFER_S, latency_s / limit)))
+        self.deferred_until[profile_id] = until
+        self.recorder.defer(job.rows, until)
 
     def _submit(self, job: Job) -> None:
         try:

@@ -147,6 +147,7 @@ def disabled_announce(disabled: list[Disabled]) -> None:
 def profile_recover(*, profile: CallbackProfile) -> bool:
     """An abnormal profile answered: enable it, reset its health, release its held deliveries, announce.
     Returns False when it was not abnormal."""
+    from callbacks.services.deliveries import deliveries_release
     from callbacks.services.events import event_emit
 
     now = clock.now()
@@ -162,10 +163,7 @@ def profile_recover(*, profile: CallbackProfile) -> bool:
         )
         if not changed:
             return False
-        released = Delivery.objects.filter(profile_id=profile.pk, state=Delivery.State.HELD).update(
-            state=Delivery.State.PENDING, next_attempt_at=now, lease_expires_at=None, leased_by=""
-        )
-        transaction.on_commit(_wake)
+        released = deliveries_release(profile=profile)
     profile.refresh_from_db()
     logger.info("profile.recovered", extra={"profile_id": str(profile.pk), "released": released})
     event_emit(
@@ -175,9 +173,3 @@ def profile_recover(*, profile: CallbackProfile) -> bool:
     )
     signals.endpoint_recovered.send(sender=CallbackProfile, profile=profile)
     return True
-
-
-def _wake() -> None:
-    from callbacks.tasks import dispatcher_wake
-
-    dispatcher_wake()

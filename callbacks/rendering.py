@@ -215,7 +215,7 @@ def request_render(snapshot: ProfileSnapshot, items: list[Item], *, now_s: float
     now_s = time.time() if now_s is None else now_s
     rendered = [_item_render(snapshot, item) for item in items]
     is_json = snapshot.body_type == "json"
-    if is_json and (len(items) > 1 or snapshot.md5 is not None):
+    if is_json and (snapshot.batch_max_size > 1 or len(items) > 1 or snapshot.md5 is not None):
         if snapshot.md5 is not None:
             values = [_md5_decorate(snapshot, item, text) for item, (text, _) in zip(items, rendered, strict=True)]
         else:

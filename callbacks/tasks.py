@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -20,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 WAKEUP_QUEUED_KEY = "callbacks:dispatch-wakeup-queued"
 WAKEUP_FLAG_TTL_S = 30  # a lost wake-up blocks the next ones at most this long (the sweep covers the gap)
+# Within this many seconds of seeing the flag set, this process does not look again (a burst costs one
+# cache read per window, not one per event). Must stay well under the dispatcher's linger.
+WAKEUP_FLAG_REUSE_S = 0.02
+_flag_seen_at = -1.0
 SWEEP_SCHEDULE_NAME = "callbacks.dispatch_sweep"
 PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
 
@@ -39,6 +44,12 @@ def dispatcher_wake() -> bool:
     Returns whether a task was queued. The running dispatcher clears the flag before it claims,
     so work committed before the clear is claimed by it and work committed after queues a new one.
     """
+    global _flag_seen_at
+    now = time.monotonic()
+    if now - _flag_seen_at < WAKEUP_FLAG_REUSE_S:
+        # Seen queued moments ago: the task that clears it lingers longer than this, so it sees our work.
+        return False
+    _flag_seen_at = now
     if not _wakeup_cache().add(WAKEUP_QUEUED_KEY, 1, timeout=WAKEUP_FLAG_TTL_S):
         return False
     from django_q.tasks import async_task
@@ -50,6 +61,12 @@ def dispatcher_wake() -> bool:
         logger.exception("dispatch.wakeup_enqueue_failed")
         return False
     return True
+
+
+def wakeup_memory_clear() -> None:
+    """Forget having seen the flag (tests start each case afresh)."""
+    global _flag_seen_at
+    _flag_seen_at = -1.0
 
 
 def dispatcher_wake_on_commit() -> None:

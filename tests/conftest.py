@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from callbacks import clock
 from callbacks.models import Account
 from callbacks.services.api_keys import api_key_create
+from callbacks.tasks import wakeup_memory_clear
 from tests.factories import AccountFactory
 from tests.receivers import Receiver
 
@@ -67,5 +68,6 @@ def _engine_state_reset():
     """Each test starts on the real clock with an empty cache (it holds the dispatcher's wake-up flag)."""
     clock.reset()
     cache.clear()
+    wakeup_memory_clear()
     yield
     clock.reset()

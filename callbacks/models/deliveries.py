@@ -30,6 +30,10 @@ class Event(models.Model):
                 name="event_unique_idempotency_key",
             )
         ]
+        indexes = [
+            # Retention finds the payloads still kept without walking the purged history.
+            models.Index(fields=["created_at"], condition=Q(payload_purged_at__isnull=True), name="event_payload_kept"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"

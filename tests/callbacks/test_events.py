@@ -10,23 +10,17 @@ from django_q.brokers import get_broker
 from callbacks import clock, event_types, signals
 from callbacks.models import CallbackProfile, Delivery, Event
 from callbacks.services.events import MAX_PAYLOAD_BYTES, PayloadTooLarge, event_emit
-from tests.factories import CallbackProfileFactory
-
-
-def _subscribed(account, *codes, **fields) -> CallbackProfile:
-    profile = CallbackProfileFactory(account=account, **fields)
-    profile.event_types.set(codes)
-    return profile
+from tests.callbacks.engine_helpers import profile_for
 
 
 def test_event_emit_stores_one_pending_delivery_per_enabled_subscribed_profile(account, other_account):
     # given two subscribed profiles, one abnormal, one disabled, one unsubscribed, one of another account
-    first = _subscribed(account, event_types.MESSAGE_STATUS)
-    second = _subscribed(account, event_types.MESSAGE_STATUS, event_types.OTP_SENT)
-    abnormal = _subscribed(account, event_types.MESSAGE_STATUS, status=CallbackProfile.Status.ABNORMAL)
-    _subscribed(account, event_types.MESSAGE_STATUS, status=CallbackProfile.Status.DISABLED)
-    _subscribed(account, event_types.OTP_SENT)
-    _subscribed(other_account, event_types.MESSAGE_STATUS)
+    first = profile_for(account, None, event_types.MESSAGE_STATUS)
+    second = profile_for(account, None, event_types.MESSAGE_STATUS, event_types.OTP_SENT)
+    abnormal = profile_for(account, None, event_types.MESSAGE_STATUS, status=CallbackProfile.Status.ABNORMAL)
+    profile_for(account, None, event_types.MESSAGE_STATUS, status=CallbackProfile.Status.DISABLED)
+    profile_for(account, None, event_types.OTP_SENT)
+    profile_for(other_account, None, event_types.MESSAGE_STATUS)
 
     # when an event is emitted
     event = event_emit(account=account, type=event_types.MESSAGE_STATUS, data={"status": "delivered"})
@@ -57,7 +51,7 @@ def test_event_emit_refuses_unknown_types_and_non_objects(account, type, data, f
 
 def test_event_emit_refuses_payloads_over_256_kib_and_stores_nothing(account):
     # given a subscribed profile and data just over the limit once encoded
-    _subscribed(account, event_types.MESSAGE_STATUS)
+    profile_for(account, None, event_types.MESSAGE_STATUS)
     data = {"blob": "x" * (MAX_PAYLOAD_BYTES - len('{"blob":""}') + 1)}
 
     # then it is refused as too large and nothing is stored
@@ -73,7 +67,7 @@ def test_event_emit_refuses_payloads_over_256_kib_and_stores_nothing(account):
 
 def test_the_same_idempotency_key_within_24_hours_returns_the_first_event(account, other_account):
     # given an event stored under a key
-    _subscribed(account, event_types.OTP_SENT)
+    profile_for(account, None, event_types.OTP_SENT)
     first = event_emit(account=account, type=event_types.OTP_SENT, data={"n": 1}, idempotency_key="order-1")
 
     # when the same key comes again within 24 hours, even with other data
@@ -99,7 +93,7 @@ def test_a_burst_of_events_queues_at_most_one_wakeup_and_announces_each_event(
     account, django_capture_on_commit_callbacks
 ):
     # given a subscribed profile, an empty task queue and a listener of event_received
-    _subscribed(account, event_types.MESSAGE_STATUS)
+    profile_for(account, None, event_types.MESSAGE_STATUS)
     broker = get_broker()
     broker.purge_queue()
     received = []
@@ -125,7 +119,7 @@ def test_a_burst_of_events_queues_at_most_one_wakeup_and_announces_each_event(
 
 def test_an_event_in_a_transaction_that_rolls_back_leaves_nothing(account, django_capture_on_commit_callbacks):
     # given a subscribed profile and an empty task queue
-    _subscribed(account, event_types.MESSAGE_STATUS)
+    profile_for(account, None, event_types.MESSAGE_STATUS)
     broker = get_broker()
     broker.purge_queue()
 

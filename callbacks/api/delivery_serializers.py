@@ -1,0 +1,132 @@
+"""Serializers of events, deliveries and attempts (the delivery log) and of the engine's actions."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from callbacks.api.profiles import DateOrDateTimeField
+from callbacks.models import Attempt, Delivery, Event
+
+
+class EventIngestSerializer(serializers.Serializer):
+    type = serializers.CharField(max_length=64, help_text="An event type code from /api/v1/event-types/.")
+    data = serializers.JSONField(help_text="The event's payload: a JSON object of at most 256 KiB.")
+    idempotency_key = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="The same key within 24 h returns the first event instead of storing a second.",
+    )
+
+
+class TriggerSerializer(serializers.Serializer):
+    data = serializers.JSONField(help_text="The payload to send: a JSON object of at most 256 KiB.")
+    type = serializers.CharField(max_length=64, required=False, help_text="Default: callback.test.")
+
+
+class DeliveryBriefSerializer(serializers.ModelSerializer):
+    profile = serializers.UUIDField(source="profile_id", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "profile", "state"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    data = serializers.JSONField(source="payload", read_only=True)
+    deliveries = DeliveryBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "type", "data", "idempotency_key", "created_at", "payload_purged_at", "deliveries"]
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = [
+            "number",
+            "started_at",
+            "duration_ms",
+            "request_method",
+            "request_url",
+            "request_headers",
+            "request_body",
+            "response_status",
+            "response_headers",
+            "response_body",
+            "error_class",
+            "error_detail",
+            "outcome",
+            "receiver_delivery_id",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    event = serializers.UUIDField(source="event_id", read_only=True)
+    profile = serializers.UUIDField(source="profile_id", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "event",
+            "profile",
+            "event_type",
+            "state",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error_class",
+            "created_at",
+            "completed_at",
+        ]
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "attempts"]
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    profile = serializers.UUIDField(required=False)
+    state = serializers.ChoiceField(choices=Delivery.State.choices, required=False)
+    event_type = serializers.CharField(required=False)
+    event = serializers.UUIDField(required=False)
+    created_after = DateOrDateTimeField(required=False)
+    created_before = DateOrDateTimeField(required=False)
+
+
+class ReplaySerializer(serializers.Serializer):
+    profile = serializers.UUIDField(required=False)
+    created_after = DateOrDateTimeField(required=False)
+    created_before = DateOrDateTimeField(required=False)
+    state = serializers.ChoiceField(
+        choices=[Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED], required=False
+    )
+    dry_run = serializers.BooleanField(default=False)
+
+
+class ReplayAnswerSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+
+
+class ConnectivitySerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    status_code = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField()
+    error_class = serializers.CharField()
+    error_detail = serializers.CharField()
+    response_body = serializers.CharField()
+    webhook_id = serializers.CharField()
+    profile_status = serializers.CharField()
+    recovered = serializers.BooleanField()
+
+
+class StatsFilterSerializer(serializers.Serializer):
+    since = DateOrDateTimeField(required=False)
+    until = DateOrDateTimeField(required=False)

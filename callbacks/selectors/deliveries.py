@@ -1,0 +1,58 @@
+"""Reads of the delivery log, scoped to one account: events, deliveries with their attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+
+from callbacks.models import Account, Delivery, Event
+from callbacks.selectors.profiles import _moment
+
+
+def moment_of(value: dt.date | dt.datetime | None, account: Account, *, day_end: bool) -> dt.datetime | None:
+    """A date means its whole day in the account's timezone (start, or the next day's start for an end)."""
+    return None if value is None else _moment(value, account, day_end=day_end)
+
+
+def delivery_list(
+    *,
+    account: Account,
+    profile: Any = None,
+    state: str | None = None,
+    event_type: str | None = None,
+    event: Any = None,
+    created_after: dt.date | dt.datetime | None = None,
+    created_before: dt.date | dt.datetime | None = None,
+) -> QuerySet[Delivery]:
+    """The account's deliveries, newest first, filtered."""
+    rows = Delivery.objects.filter(account=account)
+    if profile is not None:
+        rows = rows.filter(profile_id=profile)
+    if state:
+        rows = rows.filter(state=state)
+    if event_type:
+        rows = rows.filter(event_type=event_type)
+    if event is not None:
+        rows = rows.filter(event_id=event)
+    if created_after is not None:
+        rows = rows.filter(created_at__gte=moment_of(created_after, account, day_end=False))
+    if created_before is not None:
+        end = moment_of(created_before, account, day_end=True)
+        is_moment = isinstance(created_before, dt.datetime)
+        rows = rows.filter(created_at__lte=end) if is_moment else rows.filter(created_at__lt=end)
+    return rows.order_by("-created_at", "id")
+
+
+def delivery_get(*, account: Account, delivery_id: Any) -> Delivery | None:
+    return (
+        Delivery.objects.filter(account=account, pk=delivery_id)
+        .select_related("profile")
+        .prefetch_related("attempts")
+        .first()
+    )
+
+
+def event_get(*, account: Account, event_id: Any) -> Event | None:
+    return Event.objects.filter(account=account, pk=event_id).prefetch_related("deliveries").first()

@@ -1,0 +1,81 @@
+"""The connectivity test ("Refresh"): a signed `callback.test` request sent now, its answer shown, and
+an abnormal profile brought back when it succeeds."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from callbacks import clock, event_types, health, outcomes
+from callbacks.models import CallbackProfile
+from callbacks.rendering import EventData, Item, ProfileSnapshot, request_render
+from callbacks.transport import TransportResult, request_send
+
+logger = logging.getLogger(__name__)
+
+TEST_MESSAGE = "Connectivity test from Callback Center"
+RESPONSE_BODY_SHOWN_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ConnectivityResult:
+    ok: bool
+    status_code: int | None
+    duration_ms: int
+    error_class: str
+    error_detail: str
+    response_body: str
+    webhook_id: str
+    profile_status: str
+    recovered: bool
+
+
+def profile_test(*, profile: CallbackProfile) -> ConnectivityResult:
+    """Send a signed test request to the profile and judge the answer under its response contract."""
+    snapshot = ProfileSnapshot.from_profile(profile)
+    now = clock.now()
+    event = EventData(
+        id=uuid.uuid4(),
+        type=event_types.CALLBACK_TEST,
+        created_at=now,
+        payload={"message": TEST_MESSAGE, "profile_id": str(profile.pk), "name": profile.name},
+    )
+    item = Item(delivery_id=uuid.uuid4(), event=event)
+    try:
+        request = request_render(snapshot, [item])
+    except Exception as error:  # the profile's template or cipher cannot render: say so
+        result = TransportResult(error_class="render_error", error_detail=repr(error)[:500])
+        webhook_id = str(item.delivery_id)
+    else:
+        result = request_send(
+            request, connect_timeout_s=snapshot.connect_timeout_s, response_timeout_s=snapshot.response_timeout_s
+        )
+        webhook_id = request.webhook_id
+    outcome = outcomes.outcome_classify(result, envelope_contract=snapshot.envelope_contract, now=now)
+    recovered = False
+    if outcome.succeeded:
+        if profile.status == CallbackProfile.Status.ABNORMAL:
+            recovered = health.profile_recover(profile=profile)
+        else:
+            CallbackProfile.objects.filter(pk=profile.pk).update(
+                consecutive_failures=0, first_failure_at=None, exhausted_deliveries=0, last_success_at=now
+            )
+    else:
+        CallbackProfile.objects.filter(pk=profile.pk).update(last_failure_at=now)
+    profile.refresh_from_db()
+    logger.info(
+        "profile.tested",
+        extra={"profile_id": str(profile.pk), "ok": outcome.succeeded, "error_class": outcome.error_class},
+    )
+    return ConnectivityResult(
+        ok=outcome.succeeded,
+        status_code=result.status,
+        duration_ms=result.duration_ms,
+        error_class=outcome.error_class,
+        error_detail=result.error_detail,
+        response_body=result.body[:RESPONSE_BODY_SHOWN_CHARS].decode("utf-8", errors="replace"),
+        webhook_id=webhook_id,
+        profile_status=profile.status,
+        recovered=recovered,
+    )

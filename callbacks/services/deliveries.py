@@ -1,0 +1,134 @@
+"""What people do to deliveries: retry one now, replay a range, cancel, release held ones."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from callbacks import clock
+from callbacks.models import Account, CallbackProfile, Delivery
+
+logger = logging.getLogger(__name__)
+
+REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
+
+
+def _wake_on_commit() -> None:
+    from callbacks.tasks import dispatcher_wake_on_commit
+
+    dispatcher_wake_on_commit()
+
+
+def _not_in_flight(now: datetime) -> Q:
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+
+
+def delivery_retry(*, delivery: Delivery) -> Delivery:
+    """Send one delivery again now, whatever its state, unless it is being sent at this moment.
+
+    It keeps its id (the `webhook-id`), so a receiver that already has it can tell.
+    """
+    if delivery.profile.status != CallbackProfile.Status.ENABLED:
+        raise ValidationError(
+            {"profile": "The profile is not enabled; enable it (or test it, if abnormal) before retrying."}
+        )
+    now = clock.now()
+    with transaction.atomic():
+        changed = (
+            Delivery.objects.filter(pk=delivery.pk)
+            .filter(_not_in_flight(now))
+            .update(
+                state=Delivery.State.PENDING,
+                next_attempt_at=now,
+                completed_at=None,
+                lease_expires_at=None,
+                leased_by="",
+            )
+        )
+        if not changed:
+            raise ValidationError({"state": "This delivery is being sent right now; try again in a moment."})
+        _wake_on_commit()
+    delivery.refresh_from_db()
+    logger.info("delivery.retry_requested", extra={"delivery_id": str(delivery.pk)})
+    return delivery
+
+
+def replay_selection(
+    *,
+    account: Account,
+    profile: CallbackProfile | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    state: str | None = None,
+) -> QuerySet[Delivery]:
+    """The deliveries a replay would send again: the account's in `state` (default failed), created in
+    [since, until)."""
+    state = state or Delivery.State.FAILED
+    if state not in REPLAYABLE_STATES:
+        raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
+    rows = Delivery.objects.filter(account=account, state=state)
+    if profile is not None:
+        rows = rows.filter(profile=profile)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows
+
+
+def deliveries_replay(
+    *,
+    account: Account,
+    profile: CallbackProfile | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    state: str | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Send a range of finished deliveries again (profiles that are enabled only); returns how many.
+
+    `dry_run` counts without changing anything.
+    """
+    rows = replay_selection(account=account, profile=profile, since=since, until=until, state=state)
+    rows = rows.filter(profile__status=CallbackProfile.Status.ENABLED)
+    if dry_run:
+        return rows.count()
+    now = clock.now()
+    with transaction.atomic():
+        count = Delivery.objects.filter(pk__in=rows.values("pk")).update(
+            state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
+        )
+        if count:
+            _wake_on_commit()
+    logger.info("delivery.replay_requested", extra={"account_id": str(account.pk), "count": count})
+    return count
+
+
+def delivery_cancel(*, delivery: Delivery) -> Delivery:
+    """Stop a pending or held delivery for good (a person decided); a finished one stays as it is."""
+    now = clock.now()
+    changed = (
+        Delivery.objects.filter(pk=delivery.pk, state__in=(Delivery.State.PENDING, Delivery.State.HELD))
+        .filter(_not_in_flight(now))
+        .update(state=Delivery.State.CANCELLED, completed_at=now, lease_expires_at=None, leased_by="")
+    )
+    if not changed:
+        raise ValidationError({"state": "Only a pending or held delivery that is not being sent can be cancelled."})
+    delivery.refresh_from_db()
+    return delivery
+
+
+def deliveries_release(*, profile: CallbackProfile) -> int:
+    """Make a profile's held deliveries due now (after it is enabled again); returns how many."""
+    now = clock.now()
+    with transaction.atomic():
+        count = Delivery.objects.filter(profile=profile, state=Delivery.State.HELD).update(
+            state=Delivery.State.PENDING, next_attempt_at=now, lease_expires_at=None, leased_by=""
+        )
+        if count:
+            _wake_on_commit()
+    return count
