@@ -175,7 +175,8 @@ def profile_secret_rotate(*, profile: CallbackProfile) -> str:
 
 
 def profile_status_set(*, profile: CallbackProfile, status: str, reason: str = "") -> CallbackProfile:
-    """Enable, disable, or mark abnormal. Enabling clears the failure streak so health starts afresh."""
+    """Enable, disable, or mark abnormal. Enabling clears the failure streak so health starts afresh
+    and makes the deliveries held meanwhile due now."""
     if status not in CallbackProfile.Status.values:
         raise ValidationError({"status": f"Choose one of: {', '.join(CallbackProfile.Status.values)}."})
     now = timezone.now()
@@ -184,9 +185,15 @@ def profile_status_set(*, profile: CallbackProfile, status: str, reason: str = "
         changes.update(consecutive_failures=0, exhausted_deliveries=0, first_failure_at=None, abnormal_since=None)
     elif status == CallbackProfile.Status.ABNORMAL and profile.abnormal_since is None:
         changes["abnormal_since"] = now
+    from callbacks.services.deliveries import deliveries_release
+
+    released = 0
     with transaction.atomic():
         CallbackProfile.objects.filter(pk=profile.pk).update(**changes, updated_at=now)
+        if status == CallbackProfile.Status.ENABLED:
+            # Deliveries held while it was disabled or abnormal are due again: nothing accepted is lost.
+            released = deliveries_release(profile=profile)
     for field, value in changes.items():
         setattr(profile, field, value)
-    logger.info("profile.status_set", extra={"profile_id": str(profile.pk), "status": status})
+    logger.info("profile.status_set", extra={"profile_id": str(profile.pk), "status": status, "released": released})
     return profile

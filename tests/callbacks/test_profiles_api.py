@@ -294,3 +294,27 @@ def test_malformed_pagination_is_a_400_naming_the_parameter(api, query):
     response = api.get(f"{PROFILES}?{query}")
     assert response.status_code == 400
     assert list(response.json()) == [query.split("=")[0]]
+
+
+@pytest.mark.django_db
+def test_enabling_an_abnormal_profile_resets_its_health_and_releases_held_deliveries(api, account):
+    # given a profile that turned abnormal, with an event held for it meanwhile
+    from callbacks.models import Delivery
+    from callbacks.services.events import event_emit
+
+    answer = create(api)
+    CallbackProfile.objects.filter(pk=answer["id"]).update(
+        status="abnormal",
+        status_reason="failing since yesterday",
+        consecutive_failures=12,
+        abnormal_since=timezone.now(),
+    )
+    event_emit(account=account, type=event_types.OTP_SENT, data={"phone": "+14155550123"})
+    assert Delivery.objects.get(profile_id=answer["id"]).state == Delivery.State.HELD
+    # when the customer enables it again
+    response = api.patch(f"{PROFILES}{answer['id']}/", {"status": "enabled"}, format="json")
+    # then it is enabled with a clean streak, and the held delivery is due again
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["consecutive_failures"]) == ("enabled", 0)
+    assert response.json()["abnormal_since"] is None and response.json()["status_reason"] == ""
+    assert Delivery.objects.get(profile_id=answer["id"]).state == Delivery.State.PENDING
