@@ -11,13 +11,14 @@ from callbacks.models import CallbackProfile
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 150
+PLOT_LEFT = 34  # room for the peak's label on the left
 ATTENTION_LIMIT = 8
 
 
 def bar_chart(series: list[tuple], label_every: int, label_format: str) -> dict:
     """Stacked delivered / failed bars laid out for an inline SVG (no chart library)."""
     count = len(series) or 1
-    slot = CHART_WIDTH / count
+    slot = (CHART_WIDTH - PLOT_LEFT) / count
     peak = max([delivered + failed for _, delivered, failed in series] + [1])
     bars = []
     for index, (moment, delivered, failed) in enumerate(series):
@@ -25,14 +26,14 @@ def bar_chart(series: list[tuple], label_every: int, label_format: str) -> dict:
         ko_height = CHART_HEIGHT * failed / peak
         bars.append(
             {
-                "x": round(index * slot + slot * 0.15, 1),
+                "x": round(PLOT_LEFT + index * slot + slot * 0.15, 1),
                 "width": round(slot * 0.7, 1),
                 "ok_y": round(CHART_HEIGHT - ok_height, 1),
                 "ok_height": round(ok_height, 1),
                 "ko_y": round(CHART_HEIGHT - ok_height - ko_height, 1),
                 "ko_height": round(ko_height, 1),
                 "label": moment.strftime(label_format) if index % label_every == 0 else "",
-                "label_x": round(index * slot + slot / 2, 1),
+                "label_x": round(PLOT_LEFT + index * slot + slot / 2, 1),
                 "title": f"{moment.strftime(label_format)}: {delivered} delivered, {failed} failed",
             }
         )
@@ -43,6 +44,7 @@ def bar_chart(series: list[tuple], label_every: int, label_format: str) -> dict:
         "failed": sum(row[2] for row in series),
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
+        "plot_left": PLOT_LEFT,
     }
 
 

@@ -4,6 +4,7 @@ Retry and replay are `callbacks.services.deliveries`'s; the screens only ask and
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django import forms
@@ -18,9 +19,11 @@ from django.utils.html import format_html
 
 from callbacks import event_types
 from callbacks.admin_views.accounts import status_mark
+from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.filters import RecentFilter
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import CallbackProfile, Delivery
+from callbacks.services.deliveries import REPLAYABLE_STATES, deliveries_replay, delivery_retry
 
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
 
@@ -51,7 +54,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 class DeliveryAdmin(AccountScopedAdmin):
-    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempt_count", "last_answer"]
+    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer"]
     list_display_links = ["created"]
     list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
     search_fields = ["event_type"]
@@ -106,6 +109,10 @@ class DeliveryAdmin(AccountScopedAdmin):
     def state_shown(self, obj: Delivery) -> str:
         return status_mark(obj.state, obj.get_state_display())
 
+    @admin.display(description="Attempts", ordering="attempt_count")
+    def attempts(self, obj: Delivery) -> int:
+        return obj.attempt_count
+
     @admin.display(description="Last answer")
     def last_answer(self, obj: Delivery) -> str:
         if obj.last_status_code:
@@ -125,7 +132,7 @@ class DeliveryAdmin(AccountScopedAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Delivery",
-            "subtitle": str(delivery.pk),
+            "event_json": json.dumps(delivery.event.payload, indent=2, ensure_ascii=False),
             "delivery": delivery,
             "attempts": delivery.attempts.order_by("number"),
             "may_write": may_write(request),
@@ -136,8 +143,6 @@ class DeliveryAdmin(AccountScopedAdmin):
     def retry_view(self, request: HttpRequest, delivery_id):
         delivery = get_object_or_404(self.get_queryset(request), pk=delivery_id)
         if request.method == "POST" and may_write(request):
-            from callbacks.services.deliveries import delivery_retry
-
             try:
                 delivery_retry(delivery=delivery)
                 messages.success(request, "The delivery is queued to be sent again now.")
@@ -156,8 +161,6 @@ class DeliveryAdmin(AccountScopedAdmin):
             "count": None,
         }
         if request.method == "POST" and may_write(request) and form.is_valid():
-            from callbacks.services.deliveries import deliveries_replay
-
             arguments = form.service_arguments()
             try:
                 if request.POST.get("confirm") == form.fingerprint():
@@ -167,7 +170,7 @@ class DeliveryAdmin(AccountScopedAdmin):
                 context["count"] = deliveries_replay(account=account, dry_run=True, **arguments)
                 context["fingerprint"] = form.fingerprint()
             except ValidationError as error:
-                form.add_error(None, error)
+                service_errors_show(form, error, {"since": "created_after", "until": "created_before"})
         return TemplateResponse(request, "admin/callbacks/delivery/replay.html", context)
 
 
@@ -181,15 +184,11 @@ class ReplayForm(forms.Form):
     created_before = forms.DateTimeField(
         label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
-    states = forms.MultipleChoiceField(
+    state = forms.ChoiceField(
         label="Deliveries that are",
-        choices=[
-            (Delivery.State.FAILED, "Failed"),
-            (Delivery.State.DELIVERED, "Delivered"),
-            (Delivery.State.CANCELLED, "Cancelled"),
-        ],
-        initial=[Delivery.State.FAILED],
-        widget=forms.CheckboxSelectMultiple,
+        choices=[(state, Delivery.State(state).label) for state in REPLAYABLE_STATES],
+        initial=Delivery.State.FAILED,
+        widget=forms.RadioSelect,
     )
 
     def __init__(self, *args, account, **kwargs) -> None:
@@ -199,19 +198,12 @@ class ReplayForm(forms.Form):
     def service_arguments(self) -> dict:
         return {
             "profile": self.cleaned_data["profile"],
-            "created_after": self.cleaned_data["created_after"],
-            "created_before": self.cleaned_data["created_before"],
-            "states": list(self.cleaned_data["states"]),
+            "since": self.cleaned_data["created_after"],
+            "until": self.cleaned_data["created_before"],
+            "state": self.cleaned_data["state"],
         }
 
     def fingerprint(self) -> str:
         """The confirmation names exactly the range that was counted."""
         data = self.service_arguments()
-        return "|".join(
-            [
-                str(data["profile"].pk),
-                data["created_after"].isoformat(),
-                data["created_before"].isoformat(),
-                *sorted(data["states"]),
-            ]
-        )
+        return "|".join([str(data["profile"].pk), data["since"].isoformat(), data["until"].isoformat(), data["state"]])

@@ -140,6 +140,7 @@ class CallbackProfileForm(forms.ModelForm):
         self.saved_profile: CallbackProfile | None = None
         self.revealed_secret: str | None = None
         self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
+        self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
         if not self.instance._state.adding:
             self.initial["event_types"] = list(self.instance.event_types.values_list("code", flat=True))
         for name in SECRET_FIELDS:

@@ -239,9 +239,9 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         profile = self._profile(request, profile_id)
         if request.method != "POST":
             return JsonResponse({"error": "POST only"}, status=405)
-        from callbacks.health import profile_connectivity_test
+        from callbacks.services.connectivity import profile_test
 
-        result = profile_connectivity_test(profile=profile)
+        result = profile_test(profile=profile)
         profile.refresh_from_db()
         return JsonResponse(
             {
@@ -249,8 +249,8 @@ class CallbackProfileAdmin(AccountScopedAdmin):
                 "status_label": profile.get_status_display(),
                 "status_reason": profile.status_reason,
                 "html": str(status_block(profile)),
-                "ok": bool(getattr(result, "ok", False)),
-                "detail": getattr(result, "detail", ""),
+                "ok": result.ok,
+                "detail": _test_summary(result),
             }
         )
 
@@ -277,3 +277,9 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             secret_stash(request, slot=f"profile:{profile.pk}", value=secret)
             messages.success(request, "A new signing secret is in use; the previous one also signs for 24 hours.")
         return HttpResponseRedirect(change_url)
+
+
+def _test_summary(result) -> str:
+    """One line on the connectivity test's answer, for the button's tooltip."""
+    answer = f"HTTP {result.status_code}" if result.status_code else (result.error_class or "no answer")
+    return f"{answer} in {result.duration_ms} ms" + (f": {result.error_detail}" if result.error_detail else "")

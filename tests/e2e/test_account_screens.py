@@ -102,6 +102,16 @@ def test_another_accounts_user_sees_none_of_it(page, live_server, owner_account,
     from callbacks.services.api_keys import api_key_create
 
     key, _ = api_key_create(account=owner_account, name="Acme key")
+    from callbacks import event_types
+    from callbacks.services.events import event_emit
+    from callbacks.services.profiles import profile_update
+
+    profile_update(profile=profile, event_types=[event_types.OTP_SENT])
+    event = event_emit(account=owner_account, type=event_types.OTP_SENT, data={"message_id": "acme-otp", "phone": "+1"})
+    delivery = event.deliveries.get()
+    from alerts.services.settings import alert_settings_update
+
+    alert_settings_update(account=owner_account, emails="acme-ops@example.com")
 
     # when the other account's owner signs in
     login(page, live_server, stranger)
@@ -117,6 +127,7 @@ def test_another_accounts_user_sees_none_of_it(page, live_server, owner_account,
         f"callbacks/callbackprofile/{profile.pk}/delete/",
         f"callbacks/apikey/{key.pk}/created/",
         f"callbacks/account/{owner_account.pk}/change/",
+        f"callbacks/delivery/{delivery.pk}/change/",
     ):
         response = page.goto(f"{live_server.url}/admin/{path}")
         assert response.status == 404, path
@@ -124,6 +135,19 @@ def test_another_accounts_user_sees_none_of_it(page, live_server, owner_account,
         f"{live_server.url}/admin/callbacks/callbackprofile/{profile.pk}/refresh/", headers={"X-CSRFToken": _csrf(page)}
     )
     assert response.status == 404
+    response = page.request.post(
+        f"{live_server.url}/admin/callbacks/delivery/{delivery.pk}/retry/", headers={"X-CSRFToken": _csrf(page)}
+    )
+    assert response.status == 404
+    page.goto(f"{live_server.url}/admin/callbacks/delivery/?q=acme-otp")
+    expect(page.locator("#result_list")).to_have_count(0)
+    page.goto(f"{live_server.url}/admin/callbacks/delivery/")
+    expect(page.locator("#result_list")).to_have_count(0)
+    expect(page.locator("#changelist-filter")).not_to_contain_text("Acme orders")
+    page.goto(f"{live_server.url}/admin/alerts/configure/")
+    expect(page.locator("#id_emails")).to_have_value("")
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_test_id("chart-24h").locator(".cc-kpi.ok b")).to_have_text("0")
     shot(page, "15-other-account-404")
     page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
     shot(page, "16-other-account-empty-list")

@@ -1,0 +1,170 @@
+"""Configure events (thresholds, e-mails, Telegram through a fake Bot API) and Reports."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from alerts.models import AlertRecipients, AlertSettings
+from callbacks.models import DeliveryStats
+from callbacks.services.profiles import profile_create
+from reports.models import Report
+from reports.services import report_settings_update
+from reports.services.sending import reports_send_due
+from tests.alerts.fake_telegram import BOT_USERNAME, FakeBotApi
+from tests.e2e.conftest import expect, login, shot
+
+pytestmark = pytest.mark.e2e
+
+BOT_TOKEN = "123456789:E2E-token-for-the-fake-api"
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    api = FakeBotApi(token=BOT_TOKEN).start()
+    settings.TELEGRAM_BOT_TOKEN = BOT_TOKEN
+    settings.TELEGRAM_BOT_USERNAME = BOT_USERNAME
+    settings.TELEGRAM_API_BASE_URL = api.base_url
+    yield api
+    api.stop()
+
+
+def _poll_telegram_once() -> None:
+    """`manage.py telegram_poll --once`, in a thread of its own (the browser driver owns this one's loop)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call_command("telegram_poll", "--once")
+        except BaseException as error:  # surfaced in the test below
+            errors.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=30)
+    assert not errors, errors
+
+
+def test_configure_events_thresholds_emails_and_telegram(page, live_server, owner, owner_account, fake_telegram):
+    # given the Configure events screen
+    login(page, live_server, owner)
+    page.locator(".cc-nav").get_by_role("link", name="Configure events").click()
+    expect(page.locator("h1")).to_contain_text("Configure events")
+
+    # when thresholds are set with a bad balance and six e-mail addresses
+    page.check("#id_timeout_enabled")
+    page.fill("#id_timeout_minutes", "10")
+    page.check("#id_rate_enabled")
+    page.fill("#id_rate_min_percent", "75")
+    page.check("#id_balance_enabled")
+    page.fill("#id_balance_threshold_usd", "12.5")
+    page.fill("#id_emails", ", ".join(f"ops{number}@example.com" for number in range(6)))
+    page.get_by_role("button", name="Confirm").click()
+
+    # then the errors show beside those fields and nothing is saved
+    expect(
+        page.locator(".cc-threshold", has=page.locator("#id_balance_threshold_usd")).locator(".errorlist")
+    ).to_contain_text("whole number")
+    expect(page.locator(".errorlist", has_text="At most 5")).to_be_visible()
+    assert not AlertSettings.objects.filter(account=owner_account, balance_enabled=True).exists()
+    shot(page, "30-configure-events-errors")
+
+    # when corrected and confirmed
+    page.fill("#id_balance_threshold_usd", "50")
+    page.fill("#id_emails", "ops@example.com, oncall@example.com")
+    page.get_by_role("button", name="Confirm").click()
+
+    # then a success message, and the service stored them
+    expect(page.locator(".messagelist")).to_contain_text("alert settings are saved")
+    alert_settings = AlertSettings.objects.get(account=owner_account)
+    assert (alert_settings.timeout_minutes, alert_settings.rate_min_percent, alert_settings.balance_threshold_usd) == (
+        10,
+        75,
+        50,
+    )
+    assert alert_settings.timeout_enabled and alert_settings.rate_enabled and alert_settings.balance_enabled
+    assert AlertRecipients.objects.get(account=owner_account).emails == ["ops@example.com", "oncall@example.com"]
+    expect(page.locator("#id_emails")).to_have_value("ops@example.com, oncall@example.com")
+
+    # the Telegram box opens the START BOT step with the bot's link
+    expect(page.get_by_test_id("start-bot")).to_be_hidden()
+    page.check("#id_telegram")
+    start_bot = page.get_by_test_id("start-bot")
+    expect(start_bot).to_be_visible()
+    link = start_bot.get_attribute("href")
+    assert link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
+    shot(page, "31-configure-events-start-bot")
+
+    # when the user presses Start in Telegram and the bot fetches its updates from the (fake) Bot API
+    fake_telegram.user_writes(chat_id=4242, text=f"/start {link.split('start=')[1]}", username="ada_ops")
+    _poll_telegram_once()
+
+    # then the page shows the bound chat without a reload, and the bot answered in the chat
+    expect(page.get_by_test_id("bound-chat")).to_have_text("@ada_ops", timeout=10_000)
+    assert any(message.chat_id == 4242 and "Bound" in message.text for message in fake_telegram.messages)
+    shot(page, "32-configure-events-bound")
+
+    # Reacquire unbinds the chat and offers a new link
+    page.get_by_role("button", name="Reacquire").click()
+    expect(page.locator(".messagelist")).to_contain_text("previous chat is unbound")
+    assert AlertRecipients.objects.get(account=owner_account).telegram_chat_id is None
+    page.check("#id_telegram")
+    assert page.get_by_test_id("start-bot").get_attribute("href") != link
+
+
+def test_reports_frequencies_addresses_and_history_with_chart(page, live_server, owner, owner_account):
+    # given callbacks counted over the last days
+    profile = profile_create(account=owner_account, name="Orders", url="http://127.0.0.1:9/orders")
+    now = timezone.now()
+    for hours_ago in range(20, 60, 3):
+        DeliveryStats.objects.create(
+            account=owner_account,
+            profile=profile,
+            event_type="message.status",
+            hour=(now - timedelta(hours=hours_ago)).replace(minute=0, second=0, microsecond=0),
+            delivered=hours_ago,
+            failed=hours_ago % 4,
+            attempts=hours_ago + hours_ago % 4,
+        )
+    login(page, live_server, owner)
+    page.locator(".cc-nav").get_by_role("link", name="Reports").click()
+    expect(page.get_by_test_id("report-history")).to_contain_text("No report yet")
+
+    # when a bad address is given, then fixed with daily and weekly chosen
+    page.check("input[name=frequencies][value=daily]")
+    page.check("input[name=frequencies][value=weekly]")
+    page.fill("#id_recipients", "finance@example.com, not-an-address")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".errorlist")).to_contain_text("not-an-address")
+    page.fill("#id_recipients", "finance@example.com")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".messagelist")).to_contain_text("report settings are saved")
+    expect(page.locator(".cc-aside")).to_contain_text("Daily")
+    expect(page.locator(".cc-aside")).to_contain_text("finance@example.com")
+    shot(page, "33-reports-settings")
+
+    # and, as if daily reports had been on for three days, the schedule sends the periods due
+    report_settings_update(account=owner_account, frequencies=[], recipients="finance@example.com")
+    report_settings_update(
+        account=owner_account, frequencies=["daily"], recipients="finance@example.com", now=now - timedelta(days=3)
+    )
+    sent = reports_send_due(now=now)
+    assert sent and mail.outbox
+
+    # then the history lists them, and one opens with its chart
+    page.reload()
+    history = page.get_by_test_id("report-history")
+    expect(history.locator("tbody tr")).to_have_count(Report.objects.filter(account=owner_account).count())
+    expect(history).to_contain_text("Sent")
+    shot(page, "34-reports-history")
+    history.get_by_role("link", name="View").first.click()
+    chart = page.get_by_test_id("report-chart")
+    expect(chart).to_be_visible()
+    page.wait_for_function("document.querySelector('[data-testid=report-chart]').naturalWidth > 100")
+    expect(page.locator("#content")).to_contain_text("Orders")
+    shot(page, "35-report-detail")
