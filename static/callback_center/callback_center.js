@@ -171,7 +171,8 @@
       keyHint.textContent = have === want ? "✓ " + have + " characters" : have + " of " + want + " characters for AES-" + bits;
     } else if (bits) {
       keyHint.className = "cc-live-check";
-      keyHint.textContent = KEY_LENGTHS[bits] + " characters needed";
+      // An empty box over a stored key keeps that key: nothing to count.
+      keyHint.textContent = key.placeholder ? "" : KEY_LENGTHS[bits] + " characters needed";
     }
     var fixed = random && !random.checked;
     var ivRow = iv.closest(".form-row");

@@ -171,3 +171,26 @@ def test_a_staff_user_without_membership_cannot_enter(page, live_server):
 def _csrf(page) -> str:
     cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
     return cookies.get("csrftoken", "")
+
+
+def test_a_superuser_sees_every_account(page, live_server, owner_account, stranger):
+    # given profiles in two accounts and an operator
+    from django.contrib.auth import get_user_model
+
+    other_account = stranger.memberships.get().account
+    profile_create(account=owner_account, name="Acme orders", url="http://127.0.0.1:9/a")
+    profile_create(account=other_account, name="Globex receipts", url="http://127.0.0.1:9/g")
+    operator = get_user_model().objects.create_superuser("operator", "op@example.com", "correct horse battery staple")
+
+    # when the operator opens the callback settings
+    login(page, live_server, operator)
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
+
+    # then both accounts' profiles are listed, with their account, and the account filter offers both
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Acme orders")).to_contain_text("Acme Messaging")
+    expect(rows.filter(has_text="Globex receipts")).to_contain_text("Globex")
+    page.goto(f"{live_server.url}/admin/callbacks/account/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    shot(page, "18-operator-accounts")

@@ -16,22 +16,14 @@ from callbacks.services.profiles import profile_create
 from reports.models import Report
 from reports.services import report_settings_update
 from reports.services.sending import reports_send_due
-from tests.alerts.fake_telegram import BOT_USERNAME, FakeBotApi
+from tests.alerts import conftest as alerts_fixtures
+from tests.alerts.fake_telegram import BOT_USERNAME
 from tests.e2e.conftest import expect, login, shot
 
 pytestmark = pytest.mark.e2e
 
-BOT_TOKEN = "123456789:E2E-token-for-the-fake-api"
-
-
-@pytest.fixture
-def fake_telegram(settings):
-    api = FakeBotApi(token=BOT_TOKEN).start()
-    settings.TELEGRAM_BOT_TOKEN = BOT_TOKEN
-    settings.TELEGRAM_BOT_USERNAME = BOT_USERNAME
-    settings.TELEGRAM_API_BASE_URL = api.base_url
-    yield api
-    api.stop()
+# The alerts suite's fake Bot API server on 127.0.0.1, configured into the settings.
+fake_telegram = alerts_fixtures.fake_telegram
 
 
 def _poll_telegram_once() -> None:
