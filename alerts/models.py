@@ -98,6 +98,7 @@ class Verification(models.Model):
                 name="verification_overdue",
             ),
             models.Index(fields=["account", "timed_out_at"], name="verification_account_timeout"),
+            models.Index(fields=["sent_at"], name="verification_sent"),
         ]
 
     def __str__(self) -> str:

@@ -4,8 +4,9 @@ it records a row or queues a task on commit, never sends mail or calls Telegram 
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from django.core.exceptions import ValidationError
 
 from alerts.services.checks import balance_alert_check
 from alerts.services.failure_notices import failure_record, profile_abnormal_record, profile_recovered_record
@@ -17,27 +18,37 @@ logger = logging.getLogger(__name__)
 
 
 def on_event_received(sender: Any, event: Event, **kwargs: Any) -> None:
-    """Track OTPs and take reported balances from the platform's events."""
-    data = event.payload if isinstance(event.payload, dict) else {}
-    if event.type == event_types.OTP_SENT:
-        verification_record_sent(account=event.account, data=data, at=event.created_at)
-    elif event.type == event_types.OTP_VERIFIED:
-        verification_mark_verified(account=event.account, data=data, at=event.created_at)
-    elif event.type == event_types.ACCOUNT_BALANCE:
-        from callbacks.services.accounts import account_balance_set
+    """Track OTPs and take reported balances from the platform's events.
 
-        try:
-            balance = Decimal(str(data.get("balance_usd")))
-        except InvalidOperation:
-            logger.info("alert.balance_event_ignored", extra={"event_id": str(event.pk)})
-            return
-        if balance.is_finite():
-            account_balance_set(account=event.account, balance_usd=balance)
+    The event is already stored and accepted: nothing here may fail its sender, so errors are logged.
+    """
+    data = event.payload if isinstance(event.payload, dict) else {}
+    try:
+        if event.type == event_types.OTP_SENT:
+            verification_record_sent(account=event.account, data=data, at=event.created_at)
+        elif event.type == event_types.OTP_VERIFIED:
+            verification_mark_verified(account=event.account, data=data, at=event.created_at)
+        elif event.type == event_types.ACCOUNT_BALANCE:
+            _balance_take(event=event, data=data)
+    except Exception:
+        logger.exception("alerts.event_receiver_failed", extra={"event_id": str(event.pk), "type": event.type})
+
+
+def _balance_take(*, event: Event, data: dict[str, Any]) -> None:
+    from callbacks.services.accounts import account_balance_set
+
+    try:
+        account_balance_set(account=event.account, balance_usd=data.get("balance_usd"))
+    except ValidationError as error:
+        logger.info("alerts.balance_event_ignored", extra={"event_id": str(event.pk), "error": error.messages[0]})
 
 
 def on_account_balance_changed(sender: Any, account: Account, **kwargs: Any) -> None:
-    """Judge the insufficient-balance alert against the new balance."""
-    balance_alert_check(account=account)
+    """Judge the insufficient-balance alert against the new balance (the balance is stored already)."""
+    try:
+        balance_alert_check(account=account)
+    except Exception:
+        logger.exception("alerts.balance_check_failed", extra={"account_id": str(account.pk)})
 
 
 def on_delivery_failed(

@@ -8,6 +8,7 @@ SCHEDULES = (
     # name, task, minutes between runs
     ("alerts.alerts_check", "alerts.tasks.alerts_check_all", 1),
     ("alerts.failure_digests", "alerts.tasks.failure_digests_flush", 1),
+    ("alerts.verifications_purge", "alerts.tasks.verifications_purge", 60),
 )
 
 

@@ -23,6 +23,13 @@ def failure_digests_flush() -> int:
     return failure_notices.failure_digests_flush()
 
 
+def verifications_purge() -> int:
+    """Every hour: forget OTPs older than any rate window."""
+    from alerts.services.verifications import verifications_purge
+
+    return verifications_purge()
+
+
 def alert_notify(alert_id: str, notice: str) -> None:
     alert = Alert.objects.select_related("account").filter(pk=alert_id).first()
     if alert is None:

@@ -17,6 +17,8 @@ from callbacks.models import Account
 logger = logging.getLogger(__name__)
 
 TIMEOUT_BATCH_SIZE = 500
+RETENTION = timedelta(days=8)  # longer than the longest rate window (7 days)
+PURGE_BATCH_SIZE = 5000
 
 
 def _when(value: Any, default: datetime) -> datetime:
@@ -97,3 +99,14 @@ def verification_timeouts_emit(*, account: Account, now: datetime | None = None)
     if emitted:
         logger.info("verification.timeouts", extra={"account_id": str(account.pk), "count": emitted})
     return emitted
+
+
+def verifications_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
+    """Delete verifications sent before the retention period, in bounded batches; returns how many."""
+    cutoff = (now or clock.now()) - RETENTION
+    deleted = 0
+    while True:
+        ids = list(Verification.objects.filter(sent_at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += Verification.objects.filter(pk__in=ids).delete()[0]

@@ -264,3 +264,25 @@ def test_alerts_are_stored_per_account_and_checked_for_each(account, other_accou
 
     assert alerts_check_all(now=timezone.now()) == 2
     assert list(Alert.objects.values_list("account_id", flat=True)) == [account.pk]
+
+
+def test_a_malformed_balance_event_is_ignored_without_failing_its_sender(
+    account, tasks_inline, django_capture_on_commit_callbacks
+):
+    from callbacks.services.events import event_emit
+
+    account_balance_set(account=account, balance_usd="75.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        event_emit(account=account, type=event_types.ACCOUNT_BALANCE, data={"balance_usd": "lots"})
+    account.refresh_from_db()
+    assert account.balance_usd == Decimal("75.00")
+
+
+def test_old_verifications_are_purged_in_batches(account):
+    from alerts.services.verifications import verifications_purge
+
+    now = clock.now()
+    _sent(account, 7, now - timedelta(days=9), prefix="old")
+    _sent(account, 2, now - timedelta(days=6), prefix="recent")
+    assert verifications_purge(now=now, batch_size=3) == 7
+    assert sorted(Verification.objects.values_list("message_id", flat=True)) == ["recent-0", "recent-1"]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 from telegram import Bot
-from telegram.error import Conflict, TelegramError
+from telegram.error import Conflict, NetworkError, TelegramError
 
 from alerts.notifiers.telegram import telegram_call, telegram_is_configured, telegram_message_send
 from alerts.telegram_bot import telegram_update_handle
 
 LONG_POLL_S = 30
+NETWORK_RETRY_S = 5
 
 
 def _updates_get(bot: Bot, *, offset: int | None, timeout: int):
@@ -40,6 +42,12 @@ class Command(BaseCommand):
                     "A webhook is set for this bot, so Telegram refuses polling: "
                     "run `python manage.py telegram_webhook delete` first."
                 ) from error
+            except NetworkError as error:
+                if once:
+                    raise CommandError(f"Telegram is unreachable: {error}") from error
+                self.stderr.write(f"Telegram is unreachable ({error}); trying again in {NETWORK_RETRY_S} s.")
+                time.sleep(NETWORK_RETRY_S)
+                continue
             except TelegramError as error:
                 raise CommandError(f"Telegram answered: {error}") from error
             for update in updates:
