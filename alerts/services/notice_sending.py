@@ -37,20 +37,25 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
             }
         )
     if recipients and recipients.emails:
-        email_send(
-            to=recipients.emails,
-            subject=alert_subject(alert=alert, notice=notice),
-            template="alert",
-            context={
-                "alert": alert,
-                "account": alert.account,
-                "notice": notice,
-                "text": text,
-                "fired_at": local_time(alert.fired_at, alert.account),
-                "resolved_at": local_time(alert.resolved_at, alert.account),
-            },
-        )
-        sent.append({"notice": notice, "channel": "email", "to": list(recipients.emails), "ok": True, "at": now})
+        entry = {"notice": notice, "channel": "email", "to": list(recipients.emails), "ok": True, "at": now}
+        try:
+            email_send(
+                to=recipients.emails,
+                subject=alert_subject(alert=alert, notice=notice),
+                template="alert",
+                context={
+                    "alert": alert,
+                    "account": alert.account,
+                    "notice": notice,
+                    "text": text,
+                    "fired_at": local_time(alert.fired_at, alert.account),
+                    "resolved_at": local_time(alert.resolved_at, alert.account),
+                },
+            )
+        except Exception as error:  # the mail server refused: record it with the alert, like Telegram's failures
+            logger.exception("alert.email_failed", extra={"alert_id": str(alert.pk)})
+            entry.update(ok=False, error=f"{error.__class__.__name__}: {error}"[:300])
+        sent.append(entry)
     if sent:
         Alert.objects.filter(pk=alert.pk).update(sent_to=[*alert.sent_to, *sent])
     logger.info("alert.sent", extra={"alert_id": str(alert.pk), "notice": notice, "channels": len(sent)})

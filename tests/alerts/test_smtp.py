@@ -72,3 +72,28 @@ def test_failure_notice_arrives_through_smtp(account, smtp_server, tasks_inline,
         assert "Service Unavailable" in part
         assert "+14155550123" in part
     assert html.lstrip().startswith("<!doctype html>")
+
+
+def test_an_unreachable_mail_server_is_recorded_with_the_alert(account, fake_telegram, settings, tasks_inline):
+    from alerts.models import Alert
+    from alerts.services.notice_sending import alert_notice_send
+    from alerts.services.settings import alert_recipients_get, alert_settings_update
+
+    # given receivers by e-mail and Telegram, and a mail server nobody listens on
+    alert_settings_update(account=account, emails="ops@acme.test")
+    recipients = alert_recipients_get(account=account)
+    recipients.telegram_chat_id = 31337
+    recipients.save()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    alert = Alert.objects.create(account=account, kind="balance_low", value=3, threshold=50, message="Balance low")
+    # when its notice is sent
+    sent = alert_notice_send(alert=alert, notice="fired")
+    # then Telegram got it and the e-mail failure is kept with the alert
+    assert [m.chat_id for m in fake_telegram.messages] == [31337]
+    alert.refresh_from_db()
+    by_channel = {entry["channel"]: entry for entry in alert.sent_to}
+    assert by_channel["telegram"]["ok"] is True
+    assert by_channel["email"]["ok"] is False
+    assert "ConnectionRefusedError" in by_channel["email"]["error"]
+    assert sent == alert.sent_to
