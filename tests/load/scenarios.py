@@ -68,27 +68,68 @@ def profiles_create(*, count: int, url_for: Callable[[int], str], account=None, 
     return account, profiles
 
 
-def events_emit(*, account, count: int, rate_per_s: float | None = None, time_limit_s: float = 600) -> dict:
-    """Emit `count` events through `event_emit` (paced at `rate_per_s` if given); timing figures."""
+EMIT_THREADS = 8
+
+
+def _emit_share(account_id, first: int, count: int, rate_per_s: float | None, deadline: float, out: list) -> None:
+    from django.db import connection
+
     from callbacks import event_types
+    from callbacks.models import Account
     from callbacks.services.events import event_emit
+
+    account = Account.objects.get(pk=account_id)
+    started = time.monotonic()
+    emitted = 0
+    try:
+        while emitted < count and time.monotonic() < deadline:
+            if rate_per_s:
+                pause = started + emitted / rate_per_s - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            event_emit(
+                account=account,
+                type=event_types.MESSAGE_STATUS,
+                data={"message_id": f"m-{first + emitted}", "phone": "+6591234567", "status": "delivered"},
+            )
+            emitted += 1
+    finally:
+        out.append(emitted)
+        connection.close()
+
+
+def events_emit(
+    *, account, count: int, rate_per_s: float | None = None, time_limit_s: float = 600, threads: int = EMIT_THREADS
+) -> dict:
+    """Emit `count` events through `event_emit` from `threads` producers (as a platform's web
+    processes would), paced to `rate_per_s` in all if given; timing figures."""
+    import threading
 
     started = time.monotonic()
     deadline = started + time_limit_s
-    emitted = 0
-    while emitted < count and time.monotonic() < deadline:
-        if rate_per_s:
-            due = started + emitted / rate_per_s
-            pause = due - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-        event_emit(
-            account=account,
-            type=event_types.MESSAGE_STATUS,
-            data={"message_id": f"m-{emitted}", "phone": "+6591234567", "status": "delivered"},
+    shares = [count // threads + (1 if index < count % threads else 0) for index in range(threads)]
+    counted: list[int] = []
+    producers = [
+        threading.Thread(
+            target=_emit_share,
+            args=(
+                account.pk,
+                sum(shares[:index]),
+                share,
+                rate_per_s / threads if rate_per_s else None,
+                deadline,
+                counted,
+            ),
         )
-        emitted += 1
+        for index, share in enumerate(shares)
+        if share
+    ]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.join()
     seconds = time.monotonic() - started
+    emitted = sum(counted)
     return {
         "events": emitted,
         "emit_seconds": round(seconds, 2),
@@ -128,8 +169,11 @@ def arrival_figures(*, profiles, arrivals: dict[str, float]) -> dict:
         return {"arrived": 0}
     first_created = min(created[key] for key in matched)
     first_arrival, last_arrival = min(matched.values()), max(matched.values())
+    arrival_p95 = percentile(list(matched.values()), 0.95)
     return {
         "arrived": len(matched),
+        "seconds_first_to_last_arrival": round(last_arrival - first_arrival, 2),
+        "seconds_first_to_95pct_arrival": round(arrival_p95 - first_arrival, 2),
         "per_second_end_to_end": round(len(matched) / max(last_arrival - first_created, 1e-9)),
         "per_second_arrivals": round(len(matched) / max(last_arrival - first_arrival, 1e-9)),
         "latency_p50_ms": round(percentile(latencies_ms, 0.50), 1),
@@ -175,7 +219,13 @@ def section_drain(stage: Stage, *, count: int, url: str, nginx_log: Path) -> dic
     finally:
         cluster.stop()
     figures = arrival_figures(profiles=profiles, arrivals=nginx_arrivals(nginx_log))
-    return {"delivered": done, **emitted, "per_second": figures.get("per_second_arrivals", 0)}
+    return {
+        "delivered": done,
+        **emitted,
+        "per_second": figures.get("per_second_arrivals", 0),
+        "seconds_first_to_last_arrival": figures.get("seconds_first_to_last_arrival"),
+        "seconds_first_to_95pct_arrival": figures.get("seconds_first_to_95pct_arrival"),
+    }
 
 
 def section_live(stage: Stage, *, count: int, url: str, nginx_log: Path, rate_per_s: float | None = None) -> dict:
@@ -288,7 +338,7 @@ def section_workers(stage: Stage, *, count: int, url: str, nginx_log: Path, clus
 
     results = {}
     for round_number, clusters_wanted in enumerate(cluster_counts, start=1):
-        _, profiles = profiles_create(count=1, url_for=lambda _: url, max_in_flight=1000)
+        _, profiles = profiles_create(count=1, url_for=lambda _: url)
         deliveries_insert(
             profile=profiles[0], start=round_number * 10**8, count=count, event_type=event_types.MESSAGE_STATUS
         )
@@ -310,7 +360,61 @@ def section_workers(stage: Stage, *, count: int, url: str, nginx_log: Path, clus
     return results
 
 
+CLAIM_BATCH = 200
+CLAIMS_MEASURED = 5
+
+
+def claims_time(profile, *, start: int) -> float:
+    """Median seconds of one claim of CLAIM_BATCH rows among CLAIMS_MEASURED × CLAIM_BATCH due ones."""
+    from callbacks import clock, event_types
+    from callbacks.engine import deliveries_claim
+    from tests.load.bulk import deliveries_insert
+    from tests.load.harness import percentile
+
+    deliveries_insert(
+        profile=profile, start=start, count=CLAIM_BATCH * CLAIMS_MEASURED, event_type=event_types.MESSAGE_STATUS
+    )
+    timings = []
+    for _ in range(CLAIMS_MEASURED):
+        started = time.perf_counter()
+        claimed = deliveries_claim(worker_id="bench", limit=CLAIM_BATCH, now=clock.now(), lease_s=300)
+        timings.append(time.perf_counter() - started)
+        assert len(claimed) == CLAIM_BATCH, len(claimed)
+    pending_cancel([profile])
+    return percentile(timings, 0.5)
+
+
+def section_claim_cost(stage: Stage, *, history: int) -> dict:
+    """The claim of a batch on an empty table, then with `history` finished deliveries (bulk SQL)."""
+    from callbacks import event_types
+    from callbacks.models import Delivery
+    from tests.load.bulk import deliveries_insert
+
+    _, profiles = profiles_create(count=1, url_for=lambda _: "http://127.0.0.1:9/")
+    empty_s = claims_time(profiles[0], start=1)
+    started = time.monotonic()
+    for offset in range(0, history, 250_000):
+        deliveries_insert(
+            profile=profiles[0],
+            start=10**7 + offset,
+            count=min(250_000, history - offset),
+            event_type=event_types.MESSAGE_STATUS,
+            state=Delivery.State.DELIVERED,
+            attempt_count=1,
+        )
+    insert_s = time.monotonic() - started
+    full_s = claims_time(profiles[0], start=2 * 10**7)
+    return {
+        "history_rows": history,
+        "insert_seconds": round(insert_s, 1),
+        "claim_ms_empty": round(empty_s * 1000, 2),
+        "claim_ms_with_history": round(full_s * 1000, 2),
+        "ratio": round(full_s / empty_s, 2),
+    }
+
+
 SECTIONS = {
+    "claim_cost": section_claim_cost,
     "workers": section_workers,
     "drain": section_drain,
     "live": section_live,
