@@ -25,6 +25,8 @@ EVENT_FIELDS = ("id", "type", "created")
 EXAMPLE_EVENT_ID = "3f1c9a52-8d1e-4b7a-9c0e-5b2f6a7d8e91"
 EXAMPLE_CREATED = "2026-11-23T09:30:00Z"
 MAX_LISTED_PATHS = 12
+# Characters XML 1.0 forbids even as entities: a value carrying one would make the whole body unparsable.
+XML_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class BodyType:
@@ -66,6 +68,11 @@ def value_as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def markup_escape(text: str) -> str:
+    """Entity-escape for XML and HTML; characters XML cannot carry at all become U+FFFD."""
+    return html.escape(XML_FORBIDDEN_RE.sub("\ufffd", text))
+
+
 def _json_render(template: str, context: dict) -> str:
     """Fill a JSON template, tracking whether each placeholder stands inside a JSON string."""
     pieces: list[str] = []
@@ -101,7 +108,7 @@ def template_render(*, template: str, body_type: str, context: dict) -> str:
         return _json_render(template, context)
     if body_type in (BodyType.XML, BodyType.HTML):
         return PLACEHOLDER_RE.sub(
-            lambda match: html.escape(value_as_text(context_value(context, match.group(1)))), template
+            lambda match: markup_escape(value_as_text(context_value(context, match.group(1)))), template
         )
     return PLACEHOLDER_RE.sub(lambda match: value_as_text(context_value(context, match.group(1))), template)
 

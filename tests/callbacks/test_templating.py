@@ -165,3 +165,9 @@ def test_unknown_event_fields_are_reported():
     with pytest.raises(ValidationError) as error:
         template_check(template="<event.secret>", body_type="text", example_context=example_contexts([]))
     assert "<event.secret>" in error.value.messages[0]
+
+
+def test_characters_xml_cannot_carry_are_replaced_so_the_body_still_parses():
+    context = {"event": {}, "data": {"content": "bell\x07 form\x0c feed & tab\tkept"}}
+    body = template_render(template="<m><data.content></m>", body_type="xml", context=context)
+    assert ElementTree.fromstring(body).text == "bell\ufffd form\ufffd feed & tab\tkept"
