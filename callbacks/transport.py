@@ -148,6 +148,25 @@ def _detail(error: BaseException) -> str:
     return text[:MAX_ERROR_DETAIL_CHARS]
 
 
+def _body_read(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadline: float) -> bytes:
+    """Up to `max_bytes` of the body, within `deadline` (monotonic) in all.
+
+    The read timeout alone bounds each socket read, so an answer trickling in a byte at a time
+    would never time out; this bounds the whole body, raising ReadTimeoutError past the deadline.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size < max_bytes:
+        if time.monotonic() > deadline:
+            raise ReadTimeoutError(None, None, "the answer did not finish within the response timeout")  # type: ignore[arg-type]
+        chunk = response.read1(max_bytes - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def request_send(
     request: RenderedRequest,
     *,
@@ -178,7 +197,7 @@ def request_send(
     try:
         result.status = response.status
         result.headers = {name.lower(): value for name, value in response.headers.items()}
-        body = response.read(max_body_bytes + 1)
+        body = _body_read(response, max_bytes=max_body_bytes + 1, deadline=time.monotonic() + response_timeout_s)
         if len(body) > max_body_bytes:
             result.body, result.body_truncated = body[:max_body_bytes], True
             response.close()  # the rest stays unread: the connection cannot be reused
