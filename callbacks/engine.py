@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ MAX_LINGER_S = 10.0
 PROFILE_CACHE_TTL_S = 2.0
 EVENT_CACHE_SIZE = 4096
 FLUSH_ROWS = 500
-FLUSH_INTERVAL_S = 0.05
+FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
 MIN_DEFER_S = 0.05
 MAX_LOCAL_WAIT_S = 0.5
@@ -72,6 +73,7 @@ def deliveries_claim(*, worker_id: str, limit: int, now: datetime, lease_s: floa
     return [
         ClaimedRow(
             id=sql.uuid_value(row[0]),
+            id_param=row[0],
             event_id=sql.uuid_value(row[1]),
             profile_id=sql.uuid_value(row[2]),
             account_id=sql.uuid_value(row[3]),
@@ -281,17 +283,21 @@ class Dispatcher:
         if self.in_flight_by_profile[profile_id] < limit:
             self._submit(job)
             return
-        latency_s = self.latency_s.get(profile_id, 0.0)
+        latency_s = self.latency_s.get(profile_id)
         queue = self.waiting[profile_id]
-        if (len(queue) + 1) / limit * latency_s <= MAX_LOCAL_WAIT_S:
-            queue.append(job)  # a fast profile frees its slots within moments: wait here
+        if latency_s is None:  # not heard back yet: wait here for one round of its slots at most
+            allowed = limit
+        else:  # as many as its slots get through in MAX_LOCAL_WAIT_S
+            allowed = int(MAX_LOCAL_WAIT_S * limit / latency_s) if latency_s > 0 else self.concurrency
+        if len(queue) < allowed:
+            queue.append(job)
             self.waiting_count += 1
             return
-        # A slow profile is saturated: put the surplus back, spread at the rate its slots free up, so
-        # the claim moves on to other profiles' work and this one's is not churned.
+        # A saturated profile: put the surplus back, spread at the rate its slots free up, so the
+        # claim moves on to other profiles' work and this one's is not churned.
+        step = MIN_DEFER_S if latency_s is None else min(MAX_DEFER_S, max(MIN_DEFER_S, latency_s / limit))
         start = max(self.deferred_until.get(profile_id, now), now)
-        until = start + timedelta(seconds=min(MAX_DEFER_S, max(MIN_DEFER_S, latency_s / limit)))
-        self.deferred_until[profile_id] = until
+        until = self.deferred_until[profile_id] = start + timedelta(seconds=step)
         self.recorder.defer(job.rows, until)
 
     def _submit(self, job: Job) -> None:
@@ -347,8 +353,15 @@ class Dispatcher:
             self.recorder.flush()
             self._first_unflushed = None
 
-    def drain(self) -> None:
-        """Wait for every request in flight or waiting, then write everything."""
+    def drain(self, *, send_waiting: bool = True) -> None:
+        """Wait for every request in flight, then write everything. Jobs still waiting for a slot are
+        sent too, or with `send_waiting=False` put back due now (a run that ends hands them on)."""
+        if not send_waiting:
+            now = clock.now()
+            for queue in self.waiting.values():
+                while queue:
+                    self.recorder.defer(queue.popleft().rows, now)
+            self.waiting_count = 0
         while self.busy:
             self.collect(0.05)
             self.flush()
@@ -369,15 +382,22 @@ def _linger_for(linger_s: float) -> float:
     if upcoming is None:
         return linger_s
     wait = (upcoming - clock.now()).total_seconds()
-    return max(linger_s, wait + IDLE_POLL_S) if wait <= MAX_LINGER_S else linger_s
+    return max(linger_s, max(wait, 0.0) + 2 * IDLE_POLL_S) if wait <= MAX_LINGER_S else linger_s
 
 
 def dispatch_run(
-    *, worker_id: str, budget_s: float | None = None, linger_s: float | None = None, batch_size: int | None = None
+    *,
+    worker_id: str,
+    budget_s: float | None = None,
+    linger_s: float | None = None,
+    batch_size: int | None = None,
+    on_backlog: Callable[[], object] | None = None,
 ) -> RunResult:
     """Deliver until nothing is due for `linger_s`, or the time budget is spent (the caller hands over).
 
-    Claims whenever a quarter of the slots are free, so sending, claiming and recording overlap.
+    Claims whenever a quarter of the slots are free, so sending, claiming and recording overlap. The
+    first time a claim comes back full, `on_backlog` is called (the task queues a wake-up, so another
+    worker joins in).
     """
     budget_s = float(_setting("CALLBACKS_DISPATCH_BUDGET_S", DEFAULT_RUN_BUDGET_S)) if budget_s is None else budget_s
     linger_s = float(_setting("CALLBACKS_DISPATCH_LINGER_S", DEFAULT_LINGER_S)) if linger_s is None else linger_s
@@ -388,6 +408,7 @@ def dispatch_run(
     idle_since: float | None = None
     linger_now = linger_s
     next_look = 0.0
+    backlog = False
     claim_threshold = max(1, min(batch_size, dispatcher.concurrency) // 4)
     budget_spent = False
     while True:
@@ -398,9 +419,15 @@ def dispatch_run(
         free = dispatcher.free_slots
         claimed = 0
         if free >= claim_threshold and now_m >= next_look:
-            # A read-only look first: a claim takes SQLite's write lock even when it finds nothing.
-            if due_work_exists(now=clock.now()):
-                claimed = dispatcher.claim(min(batch_size, free))
+            # A read-only look first (a claim takes SQLite's write lock even when it finds nothing),
+            # unless the last claim came back full.
+            limit = min(batch_size, free)
+            if backlog or due_work_exists(now=clock.now()):
+                claimed = dispatcher.claim(limit)
+            backlog = claimed == limit
+            if backlog and on_backlog is not None:
+                on_backlog()
+                on_backlog = None
             if not claimed:
                 next_look = now_m + IDLE_POLL_S
         if claimed:
@@ -415,7 +442,7 @@ def dispatch_run(
             continue
         dispatcher.collect(0.002 if dispatcher.free_slots >= claim_threshold else 0.05)
         dispatcher.flush()
-    dispatcher.drain()
+    dispatcher.drain(send_waiting=False)
     processed = dispatcher.recorder.processed
     if processed:
         logger.info(

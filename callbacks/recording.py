@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from callbacks import clock, health, outcomes, signals, sql
+from callbacks.ids import uuid4_fast
 from callbacks.models import Attempt, Delivery
 from callbacks.rendering import Item, ProfileSnapshot, RenderedRequest
 from callbacks.stats import StatsBuffer
@@ -38,6 +39,7 @@ class ClaimedRow:
     """A leased delivery as the claim returned it."""
 
     id: uuid.UUID
+    id_param: Any  # the id as the database takes it
     event_id: uuid.UUID
     profile_id: uuid.UUID
     account_id: uuid.UUID
@@ -89,6 +91,7 @@ class Recorder:
         snapshot = job.snapshot
         now = clock.now()
         outcome = outcomes.outcome_classify(result, envelope_contract=snapshot.envelope_contract, now=now)
+        now_param = completed_param = sql.datetime_param(now)
         started_at = clock.from_timestamp(result.started_at) if result.started_at else now
         method, url = (request.method, request.url) if request else (snapshot.method, snapshot.url)
         request_headers = sql.json_param(request.headers_redacted() if request else {})
@@ -117,11 +120,11 @@ class Recorder:
                     state, completed_at, attempt_outcome = Delivery.State.FAILED, now, "failed"
                 else:
                     next_at, attempt_outcome = outcomes.next_attempt_at(now=now, delay_s=delay), "retry"
-            attempt_id = uuid.uuid4()
+            attempt_id = uuid4_fast()
             self.attempts.append(
                 (
                     sql.uuid_param(attempt_id),
-                    sql.uuid_param(row.id),
+                    row.id_param,
                     number,
                     sql.datetime_param(started_at),
                     result.duration_ms,
@@ -136,7 +139,7 @@ class Recorder:
                     result.error_detail,
                     attempt_outcome,
                     outcome.receiver_delivery_id,
-                    sql.uuid_param(row.id),
+                    row.id_param,
                 )
             )
             self.updates.append(
@@ -144,11 +147,11 @@ class Recorder:
                     state,
                     state,
                     number,
-                    sql.datetime_param(next_at),
+                    now_param if next_at is now else sql.datetime_param(next_at),
                     result.status,
                     outcome.error_class,
-                    sql.datetime_param(completed_at),
-                    sql.uuid_param(row.id),
+                    completed_param if completed_at else None,
+                    row.id_param,
                     worker,
                 )
             )
@@ -172,11 +175,11 @@ class Recorder:
     def defer(self, rows: list[ClaimedRow], until: datetime) -> None:
         """Put claimed rows back untried, due at `until` (busy profile, batch still filling)."""
         when = sql.datetime_param(until)
-        self.deferrals.extend((when, sql.uuid_param(row.id), self.worker_id) for row in rows)
+        self.deferrals.extend((when, row.id_param, self.worker_id) for row in rows)
 
     def hold(self, rows: list[ClaimedRow]) -> None:
         """Put claimed rows of a profile that is no longer enabled on hold, untried."""
-        self.holds.extend((sql.uuid_param(row.id), self.worker_id) for row in rows)
+        self.holds.extend((row.id_param, self.worker_id) for row in rows)
 
     # --- writing it -----------------------------------------------------------------------------
     def flush(self) -> None:

@@ -31,7 +31,10 @@ def uuid_value(value: Any) -> uuid.UUID:
 
 
 def datetime_param(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+    if value is None or connection.vendor != "sqlite":
+        return connection.ops.adapt_datetimefield_value(value)
+    # What Django's SQLite backend stores (naive UTC text), without its per-call checks.
+    return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
 def datetime_value(value: Any) -> datetime | None:

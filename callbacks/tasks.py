@@ -78,7 +78,7 @@ def dispatch_wakeup() -> int:
     from callbacks.engine import dispatch_run
 
     _wakeup_cache().delete(WAKEUP_QUEUED_KEY)
-    result = dispatch_run(worker_id=worker_id_new())
+    result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_wake)
     if result.budget_spent:
         dispatcher_wake()
     logger.info("dispatch.wakeup_done", extra={"processed": result.processed, "budget_spent": result.budget_spent})
@@ -89,7 +89,7 @@ def dispatch_sweep() -> int:
     """The per-minute schedule: retries that fell due, expired leases, deferred batches."""
     from callbacks.engine import dispatch_run
 
-    result = dispatch_run(worker_id=worker_id_new())
+    result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_wake)
     if result.budget_spent:
         dispatcher_wake()
     return result.processed

@@ -159,6 +159,18 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 CALLBACKS_ALLOW_HTTP = env.bool("CALLBACKS_ALLOW_HTTP", default=DEBUG)
 CALLBACKS_ALLOW_PRIVATE_NETWORKS = env.bool("CALLBACKS_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
 CALLBACKS_RETENTION_DAYS = env.int("CALLBACKS_RETENTION_DAYS", default=30)
+# The delivery engine (callbacks/engine.py): requests in flight per worker, rows per claim, how long a
+# claim is leased (longer than the slowest call), how long one dispatcher task runs and lingers idle.
+CALLBACKS_DISPATCH_CONCURRENCY = env.int("CALLBACKS_DISPATCH_CONCURRENCY", default=100)
+CALLBACKS_DISPATCH_BATCH_SIZE = env.int("CALLBACKS_DISPATCH_BATCH_SIZE", default=200)
+CALLBACKS_LEASE_S = env.int("CALLBACKS_LEASE_S", default=300)
+CALLBACKS_DISPATCH_BUDGET_S = env.int("CALLBACKS_DISPATCH_BUDGET_S", default=60)
+CALLBACKS_DISPATCH_LINGER_S = env.float("CALLBACKS_DISPATCH_LINGER_S", default=2.0)
+CALLBACKS_RETRY_AFTER_MAX_S = env.int("CALLBACKS_RETRY_AFTER_MAX_S", default=3600)
+# A profile failing continuously this long, or with this many deliveries failed since its last
+# success, turns abnormal (its deliveries are held until a connectivity test succeeds).
+CALLBACKS_ABNORMAL_AFTER_S = env.int("CALLBACKS_ABNORMAL_AFTER_S", default=5 * 24 * 3600)
+CALLBACKS_ABNORMAL_AFTER_EXHAUSTED = env.int("CALLBACKS_ABNORMAL_AFTER_EXHAUSTED", default=50)
 
 # --- Telegram -------------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from callbacks import clock, event_types, signals, sql
+from callbacks.ids import uuid4_fast
 from callbacks.models import Account, CallbackProfile, Delivery, Event
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _rows_insert(*, event: Event, payload_json: str, profiles: list[tuple[Any, s
                 " (%s, %s, %s, %s, %s, %s, 0, %s, '', '', %s)",
                 [
                     (
-                        sql.uuid_param(uuid.uuid4()),
+                        sql.uuid_param(uuid4_fast()),
                         account_id,
                         sql.uuid_param(event.pk),
                         sql.uuid_param(profile_id),
@@ -140,7 +140,7 @@ def event_emit(
                     existing.replayed = True
                     return existing
             event = Event(
-                id=uuid.uuid4(),
+                id=uuid4_fast(),
                 account=account,
                 type=type,
                 payload=data,
