@@ -22,6 +22,7 @@ from callbacks.signing import signing_secret_generate
 logger = logging.getLogger(__name__)
 
 PREVIOUS_SECRET_VALIDITY = timedelta(hours=24)
+UPDATE_ATTEMPTS = 3
 SECRET_FIELDS = ("auth_password", "auth_header", "md5_salt", "encryption_key")
 EDITABLE_FIELDS = (
     "name",
@@ -103,36 +104,58 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
     status = fields.pop("status", None)
     if status is not None and status != profile.status:
         _user_status_clean(status)
-    with transaction.atomic():
-        current = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
-        current_codes = sorted(current.event_types.values_list("code", flat=True))
+    for _ in range(UPDATE_ATTEMPTS):
+        # Validate outside any transaction: the URL check may wait on DNS, and on SQLite an open write
+        # transaction would hold every other writer (the engine included) for that long.
+        current = CallbackProfile.objects.get(pk=profile.pk)
+        current_codes = _subscribed_codes(current)
         values = _profile_values(current, current_codes)
         values.update(fields)
         cleaned = profile_values_clean(values)
-        event_type_codes = cleaned.pop("event_types")
-        cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
-        changed = [field for field, value in cleaned.items() if getattr(current, field) != value]
-        for field in changed:
-            setattr(current, field, cleaned[field])
-        new_secret = ""
-        if current.sign_standard_webhooks and not current.signing_secret:
-            new_secret = current.signing_secret = signing_secret_generate()
-            changed.append("signing_secret")
-        if changed:
-            current.save(update_fields=[*changed, "updated_at"])
-        if sorted(event_type_codes) != current_codes:
-            current.event_types.set(event_type_codes)
-            changed.append("event_types")
-        if status is not None and status != current.status:
-            profile_status_set(profile=current, status=status)
-            changed.append("status")
-    current.new_signing_secret = new_secret
-    _instance_refresh(profile, current)
+        with transaction.atomic():
+            locked = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
+            if locked.updated_at != current.updated_at or _subscribed_codes(locked) != current_codes:
+                continue  # saved by someone else meanwhile: validate again against what they saved
+            changed, new_secret = _changes_write(locked, cleaned, current_codes)
+            if status is not None and status != locked.status:
+                profile_status_set(profile=locked, status=status)
+                changed.append("status")
+            break
+    else:
+        raise ValidationError({"non_field_errors": ["The profile kept changing while it was saved: try again."]})
+    locked.new_signing_secret = new_secret
+    _instance_refresh(profile, locked)
     logger.info(
         "profile.updated",
         extra={"profile_id": str(profile.pk), "fields": [field for field in changed if field not in SECRET_FIELDS]},
     )
     return profile
+
+
+def _subscribed_codes(profile: CallbackProfile) -> list[str]:
+    return sorted(profile.event_types.values_list("code", flat=True))
+
+
+def _changes_write(
+    profile: CallbackProfile, cleaned: dict[str, Any], current_codes: list[str]
+) -> tuple[list[str], str]:
+    """Write the cleaned values that differ (caller's transaction); answer their names and any new secret."""
+    event_type_codes = sorted(cleaned.pop("event_types"))
+    cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
+    changed = [field for field, value in cleaned.items() if getattr(profile, field) != value]
+    for field in changed:
+        setattr(profile, field, cleaned[field])
+    new_secret = ""
+    if profile.sign_standard_webhooks and not profile.signing_secret:
+        new_secret = profile.signing_secret = signing_secret_generate()
+        changed.append("signing_secret")
+    if event_type_codes != current_codes:
+        profile.event_types.set(event_type_codes)
+        changed.append("event_types")
+    if changed:
+        # updated_at moves with every change, subscriptions included: concurrent saves notice each other.
+        profile.save(update_fields=[field for field in [*changed, "updated_at"] if field != "event_types"])
+    return changed, new_secret
 
 
 def _instance_refresh(stale: CallbackProfile, fresh: CallbackProfile) -> None:

@@ -93,3 +93,15 @@ def test_account_update_names_every_bad_field(account):
     with pytest.raises(ValidationError) as error:
         account_update(account=account, timezone="Mars/Olympus", admin_email="nope", name="")
     assert set(error.value.message_dict) == {"timezone", "admin_email", "name"}
+
+
+@pytest.mark.django_db
+def test_a_change_from_a_stale_copy_is_validated_against_what_was_saved_since(account):
+    # given a screen holding a POST profile while another saves it as GET without a body
+    profile = profile_create(account=account, name="Orders", url="http://127.0.0.1:9/x")
+    stale = CallbackProfile.objects.get(pk=profile.pk)
+    profile_update(profile=profile, http_method="GET")
+    # when the stale screen adds a body / then the rule is checked against the saved GET
+    with pytest.raises(ValidationError) as error:
+        profile_update(profile=stale, body_template='{"a": 1}')
+    assert "GET requests carry no body" in error.value.message_dict["body_template"][0]
