@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
+from django.contrib.staticfiles import finders
 from django.db import transaction
 
 from callbacks import signals
@@ -123,6 +124,10 @@ def test_docs_are_served_from_this_server_without_a_cdn(client):
     assert "swagger-ui" in page
     assert "cdn." not in page and "jsdelivr" not in page and "unpkg" not in page
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
+    # and the files it names ship with the project (collectstatic gathers them for whitenoise)
+    for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        assert f"drf_spectacular_sidecar/swagger-ui-dist/{name}" in page
+        assert finders.find(f"drf_spectacular_sidecar/swagger-ui-dist/{name}") is not None
 
 
 @pytest.mark.django_db
