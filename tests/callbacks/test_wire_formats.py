@@ -1,0 +1,125 @@
+"""The README's `## Wire formats` examples, run as a receiver would run them on requests we really sent."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from callbacks.engine import dispatch_batch
+from callbacks.models import CallbackProfile, Delivery
+from callbacks.services.profiles import profile_secret_rotate
+from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for, send_one
+from tests.receivers import Reply
+
+pytestmark = pytest.mark.django_db
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+KEY, IV = "0123456789abcdef", "fedcba9876543210"
+
+
+def _section() -> str:
+    text = README.read_text()
+    start = text.index("\n## Wire formats")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", _section(), flags=re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def readme() -> dict:
+    namespace: dict = {}
+    for block in _blocks("python"):
+        exec(compile(block, "README.md", "exec"), namespace)
+    return namespace
+
+
+def _lower(headers: dict) -> dict:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def test_the_readme_verifier_accepts_our_signatures_and_both_during_a_rotation(account, receiver, readme):
+    profile = profile_for(account, receiver, signing_secret=SECRET)
+    request, _ = send_one(account, receiver, {"a": 1})
+    verify = readme["verify_standard_webhook"]
+    assert verify(SECRET, _lower(request.headers), request.body)
+    assert not verify(SECRET, _lower(request.headers), request.body + b" ")
+
+    new_secret = profile_secret_rotate(profile=profile)
+    rotated, _ = send_one(account, receiver, {"a": 2})
+    assert verify(SECRET, _lower(rotated.headers), rotated.body)
+    assert verify(new_secret, _lower(rotated.headers), rotated.body)
+
+
+def test_the_readme_legacy_hash_check_accepts_our_items(account, receiver, readme):
+    profile_for(account, receiver, sign_md5=True, md5_salt="pepper")
+    request, _ = send_one(account, receiver, {"a": 1})
+    [item] = request.json()["callbacks"]
+    check = readme["legacy_hash_ok"]
+    assert check(item, "pepper", account.platform_account_id, account.platform_api_key)
+    assert not check(item, "salt", account.platform_account_id, account.platform_api_key)
+
+
+@pytest.mark.parametrize("mode", ["cfb", "gcm"])
+@pytest.mark.parametrize("random_iv", [False, True])
+def test_the_readme_decrypts_our_parameters(account, receiver, readme, mode, random_iv):
+    profile_for(
+        account,
+        receiver,
+        encryption_cipher=f"aes-128-{mode}",
+        encryption_key=KEY,
+        encryption_iv=IV,
+        encryption_iv_random=random_iv,
+        encryption_fields=["phone"],
+    )
+    request, _ = send_one(account, receiver, {"phone": "+14155550123"})
+    value = request.json()["data"]["phone"]
+    assert readme["decrypt_parameter"](value, KEY, mode, None if random_iv else IV) == "+14155550123"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_the_readme_openssl_command_decrypts_a_cfb_parameter(account, receiver):
+    profile_for(
+        account,
+        receiver,
+        encryption_cipher="aes-128-cfb",
+        encryption_key=KEY,
+        encryption_iv=IV,
+        encryption_iv_random=False,
+        encryption_fields=["phone"],
+    )
+    request, _ = send_one(account, receiver, {"phone": "+14155550123"})
+    [command] = _blocks("sh")
+    completed = subprocess.run(
+        ["sh", "-c", command],
+        env={**os.environ, "VALUE": request.json()["data"]["phone"], "KEY": KEY, "IV": IV},
+        capture_output=True,
+        check=True,
+    )
+    assert completed.stdout == b"+14155550123"
+
+
+@pytest.mark.parametrize(
+    ("answer", "state"),
+    [
+        ({"accepted": True}, Delivery.State.DELIVERED),
+        ({"accepted": True, "queued": True}, Delivery.State.DELIVERED),
+        ({"accepted": False}, Delivery.State.PENDING),
+        ({"accepted": True, "bad_parameters": True}, Delivery.State.FAILED),
+    ],
+)
+def test_the_readme_envelope_answers_mean_what_the_table_says(account, receiver, readme, answer, state):
+    profile_for(account, receiver, response_contract=CallbackProfile.ResponseContract.ENVELOPE)
+    body = readme["envelope_answer"](**answer, receiver_id="rcv-9")
+    receiver.respond_with(Reply(body=body, headers={"Content-Type": "application/json"}))
+    event = emit(account)
+    dispatch_batch(worker_id="test")
+    assert delivery_of(event).state == state
+    assert delivery_of(event).attempts.get().receiver_delivery_id == "rcv-9"
