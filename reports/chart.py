@@ -10,9 +10,10 @@ WIDTH_PX = 720
 HEIGHT_PX = 300
 MARGIN_LEFT_PX = 64
 MARGIN_RIGHT_PX = 16
-MARGIN_TOP_PX = 40
+MARGIN_TOP_PX = 52
 MARGIN_BOTTOM_PX = 44
 MAX_X_LABELS = 8
+Y_TICKS = 4
 
 BACKGROUND = (255, 255, 255)
 AXIS = (120, 120, 120)
@@ -29,16 +30,16 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 × 10ⁿ at or above `value`, so the axis reads in round numbers."""
-    if value <= 0:
-        return 1
+def _tick_step(largest: int) -> int:
+    """The smallest round step (1, 2, 2.5 or 5 × 10ⁿ, whole) with Y_TICKS steps reaching `largest`."""
+    needed = max(1, largest) / Y_TICKS
     magnitude = 1
-    while magnitude * 10 <= value:
+    while magnitude * 10 <= needed:
         magnitude *= 10
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * magnitude
+        if step >= needed and step == int(step):
+            return int(step)
     return 10 * magnitude
 
 
@@ -50,19 +51,18 @@ def chart_png(*, series: list[dict], title: str) -> bytes:
     plot_left, plot_right = MARGIN_LEFT_PX, WIDTH_PX - MARGIN_RIGHT_PX
     plot_top, plot_bottom = MARGIN_TOP_PX, HEIGHT_PX - MARGIN_BOTTOM_PX
 
-    draw.text((plot_left, 10), title, fill=TEXT, font=regular)
-    legend_x = plot_right - 170
+    draw.text((plot_left, 8), title, fill=TEXT, font=regular)
     for offset, (colour, name) in enumerate(((DELIVERED, "Delivered"), (FAILED, "Failed"))):
-        x = legend_x + offset * 90
-        draw.rectangle((x, 13, x + 10, 23), fill=colour)
-        draw.text((x + 14, 11), name, fill=TEXT, font=small)
+        x = plot_left + offset * 90
+        draw.rectangle((x, 30, x + 10, 40), fill=colour)
+        draw.text((x + 14, 28), name, fill=TEXT, font=small)
 
-    top_value = _nice_ceiling(max((item["delivered"] + item["failed"] for item in series), default=0))
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        y = plot_bottom - round(fraction * (plot_bottom - plot_top))
-        draw.line((plot_left, y, plot_right, y), fill=GRID if fraction else AXIS)
-        label = f"{round(top_value * fraction):,}"
-        draw.text((plot_left - 6, y), label, fill=TEXT, font=small, anchor="rm")
+    step = _tick_step(max((item["delivered"] + item["failed"] for item in series), default=0))
+    top_value = step * Y_TICKS
+    for tick in range(Y_TICKS + 1):
+        y = plot_bottom - round(tick / Y_TICKS * (plot_bottom - plot_top))
+        draw.line((plot_left, y, plot_right, y), fill=GRID if tick else AXIS)
+        draw.text((plot_left - 6, y), f"{tick * step:,}", fill=TEXT, font=small, anchor="rm")
     draw.line((plot_left, plot_top, plot_left, plot_bottom), fill=AXIS)
 
     if series:

@@ -105,7 +105,8 @@ def report_csv_filename(*, report: Report) -> str:
 
 def report_chart(*, report: Report) -> bytes:
     start, end = _local(report, report.period_start), _local(report, report.period_end)
-    title = f"Delivered and failed callbacks, {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({report.timezone})"
+    # Plain ASCII: the chart's built-in font has no en dash.
+    title = f"Delivered and failed callbacks, {start:%d %b %H:%M} to {end:%d %b %Y %H:%M} ({report.timezone})"
     return chart_png(series=report.chart_series, title=title)
 
 

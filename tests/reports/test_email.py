@@ -12,7 +12,10 @@ from django.core import mail
 from PIL import Image
 
 from callbacks import event_types
-from reports.chart import DELIVERED, FAILED, chart_png
+from reports.building import report_build
+from reports.chart import DELIVERED, FAILED, _tick_step, chart_png
+from reports.emails import report_html_preview, report_text
+from reports.periods import period_latest
 from reports.services import report_settings_update, reports_send_due
 from tests.factories import AccountFactory, CallbackProfileFactory
 from tests.reports.factories import DeliveryStatsFactory
@@ -162,3 +165,25 @@ def test_the_csv_has_per_profile_per_event_type_counts(sent_report):
     assert rows[2]["profile_id"] == next(
         row["profile_id"] for row in report.per_profile_counts if row["profile_name"] == "Orders <main>"
     )
+
+
+@pytest.mark.parametrize(
+    ("largest", "step"), [(0, 1), (3, 1), (5, 2), (38, 10), (41, 20), (99, 25), (1234, 500), (375_000, 100_000)]
+)
+def test_the_y_axis_reads_in_round_steps_that_reach_the_tallest_bar(largest, step):
+    assert _tick_step(largest) == step
+    assert step * 4 >= largest
+
+
+def test_large_counts_read_with_thousands_separators(account):
+    # given a day with 1,234,567 deliveries of one profile
+    profile = CallbackProfileFactory(account=account, name="Orders")
+    DeliveryStatsFactory(profile=profile, hour=dt.datetime(2026, 6, 10, 3, tzinfo=UTC), delivered=1_234_567)
+    period = period_latest(frequency="daily", timezone="UTC", now=dt.datetime(2026, 6, 10, 18, tzinfo=UTC))
+
+    # when the report is built and rendered
+    report = report_build(account=account, period=period, now=period.end)
+
+    # then both parts group the digits
+    assert "Delivered:     1,234,567" in report_text(report=report)
+    assert ">1,234,567<" in report_html_preview(report=report)
