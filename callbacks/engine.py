@@ -38,7 +38,8 @@ DEFAULT_RUN_BUDGET_S = 60
 DEFAULT_LINGER_S = 2.0
 MAX_LINGER_S = 10.0
 PROFILE_CACHE_TTL_S = 2.0
-EVENT_CACHE_SIZE = 4096
+EVENT_CACHE_SIZE = 1024
+EVENT_CACHE_MAX_PAYLOAD_BYTES = 16 * 1024  # with the size: at most ~16 MB of cached payloads
 FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
@@ -148,8 +149,10 @@ class EventCache:
         if missing:
             table = Event._meta.db_table
             with connection.cursor() as cursor:
+                size = "pg_column_size(payload)" if sql.is_postgresql() else "length(payload)"
                 cursor.execute(
-                    f"SELECT id, type, payload, created_at FROM {table} WHERE id IN ({sql.placeholders(len(missing))})",  # noqa: S608
+                    f"SELECT id, type, payload, created_at, {size} FROM {table}"  # noqa: S608
+                    f" WHERE id IN ({sql.placeholders(len(missing))})",
                     [sql.uuid_param(event_id) for event_id in missing],
                 )
                 for row in cursor.fetchall():
@@ -160,7 +163,9 @@ class EventCache:
                         created_at=sql.datetime_value(row[3]),
                         payload=payload if isinstance(payload, dict) else {},
                     )
-                    found[event.id] = self._entries[event.id] = event
+                    found[event.id] = event
+                    if row[4] <= EVENT_CACHE_MAX_PAYLOAD_BYTES:  # big payloads are read each time
+                        self._entries[event.id] = event
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return found
