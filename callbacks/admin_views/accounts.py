@@ -83,7 +83,6 @@ class AccountAdmin(AccountScopedAdmin):
     form = AccountForm
     list_display = ["name", "timezone", "admin_email", "balance_usd", "created_at"]
     search_fields = ["name", "admin_email", "platform_account_id"]
-    fields = ACCOUNT_FIELDS
 
     def get_queryset(self, request: HttpRequest):
         accounts = accounts_for_user(request.user)
@@ -97,6 +96,16 @@ class AccountAdmin(AccountScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if self.has_change_permission(request, obj):
+            return ACCOUNT_FIELDS
+        # Looking without changing: the platform key shows only whether it is set.
+        return [name if name != "platform_api_key" else "platform_api_key_state" for name in ACCOUNT_FIELDS]
+
+    @admin.display(description="Platform API key")
+    def platform_api_key_state(self, obj: Account) -> str:
+        return "● set" if obj.platform_api_key else "not set"
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # The balance comes from the platform; customers read it, operators may correct it.
@@ -229,6 +238,11 @@ class ApiKeyAdmin(AccountScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        """A key has nothing to change: the list shows all there is (another account's key is a 404)."""
+        self.get_object(request, object_id)
+        return HttpResponseRedirect(reverse("admin:callbacks_apikey_changelist"))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)

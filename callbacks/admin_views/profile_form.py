@@ -139,11 +139,16 @@ class CallbackProfileForm(forms.ModelForm):
         self.account = account
         self.saved_profile: CallbackProfile | None = None
         self.revealed_secret: str | None = None
-        self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
-        self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
+        # A read-only look builds the form without fields: only set up the ones present.
+        if "event_types" in self.fields:
+            self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
+        if "http_method" in self.fields:
+            self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
         if not self.instance._state.adding:
             self.initial["event_types"] = list(self.instance.event_types.values_list("code", flat=True))
         for name in SECRET_FIELDS:
+            if name not in self.fields:
+                continue
             field = self.fields[name]
             field.required = False
             field.widget = SecretInput(is_set=bool(not self.instance._state.adding and getattr(self.instance, name)))

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from callbacks.admin_views.accounts import status_mark
 from callbacks.admin_views.filters import DateRangeFilter
-from callbacks.admin_views.profile_form import CallbackProfileForm
+from callbacks.admin_views.profile_form import SECRET_FIELDS, CallbackProfileForm
 from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.admin_views.selectors import profile_event_counts
@@ -59,6 +59,20 @@ FIELDSETS = (
 )
 
 
+def _secret_shown_name(field):
+    if isinstance(field, tuple | list):
+        return tuple(_secret_shown_name(item) for item in field)
+    return f"{field}_state" if field in SECRET_FIELDS else field
+
+
+def _secret_state(field: str, label: str):
+    @admin.display(description=label)
+    def shown(self, obj: CallbackProfile) -> str:
+        return "● set" if getattr(obj, field) else "not set"
+
+    return shown
+
+
 def status_block(profile: CallbackProfile) -> str:
     label = {"disabled": "Disabled", "abnormal": "Abnormal", "enabled": "Enabled"}.get(profile.status, profile.status)
     reason = format_html('<span class="cc-reason">{}</span>', profile.status_reason) if profile.status_reason else ""
@@ -80,6 +94,11 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     search_fields = ["name", "description", "url"]
     search_help_text = "Search by name, description or address."
     list_per_page = 25
+
+    auth_password_state = _secret_state("auth_password", "Password")
+    auth_header_state = _secret_state("auth_header", "Authorization")
+    md5_salt_state = _secret_state("md5_salt", "MD5 security salt")
+    encryption_key_state = _secret_state("encryption_key", "Key")
 
     # --- the list ------------------------------------------------------------------------------------
     def get_list_display(self, request):
@@ -174,6 +193,15 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         )
 
     # --- the form -------------------------------------------------------------------------------------
+    def get_fieldsets(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return super().get_fieldsets(request, obj)
+        # Looking without changing: secrets show only whether they are set, never their value.
+        return [
+            (name, {**options, "fields": [_secret_shown_name(field) for field in options["fields"]]})
+            for name, options in super().get_fieldsets(request, obj)
+        ]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
         account = obj.account if obj is not None else account_required(request)

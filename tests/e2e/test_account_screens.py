@@ -78,7 +78,13 @@ def test_a_user_in_two_accounts_switches_between_them(page, live_server, owner, 
     second = AccountFactory(name="Zeta Retail")
     Membership.objects.create(user=owner, account=second, role=Membership.Role.VIEWER)
     profile_create(account=owner_account, name="Acme orders", url="http://127.0.0.1:9/a")
-    profile_create(account=second, name="Zeta receipts", url="http://127.0.0.1:9/z")
+    zeta = profile_create(
+        account=second,
+        name="Zeta receipts",
+        url="http://127.0.0.1:9/z",
+        auth_username="zeta",
+        auth_password="hunter2-secret",
+    )
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
     expect(page.locator("#result_list")).to_contain_text("Acme orders")
@@ -94,6 +100,16 @@ def test_a_user_in_two_accounts_switches_between_them(page, live_server, owner, 
     expect(page.get_by_role("button", name="Disable")).to_have_count(0)
     expect(page.get_by_role("link", name="Add callback profile")).to_have_count(0)
     shot(page, "14-switched-account")
+
+    # and the viewer's look at a profile shows whether secrets are set, never their value
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/{zeta.pk}/change/")
+    expect(page.locator(".field-auth_password_state")).to_contain_text("set")
+    expect(page.locator("#content")).not_to_contain_text("hunter2-secret")
+    expect(page.get_by_role("button", name="Save", exact=True)).to_have_count(0)
+    shot(page, "14b-viewer-profile")
+    page.locator(".cc-nav").get_by_role("link", name="Account").click()
+    expect(page.locator(".field-platform_api_key_state")).to_contain_text("set")
+    expect(page.locator("#content")).not_to_contain_text(second.platform_api_key)
 
 
 def test_another_accounts_user_sees_none_of_it(page, live_server, owner_account, stranger, receiver):
