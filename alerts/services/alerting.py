@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from alerts.enqueue import task_enqueue_on_commit
-from alerts.models import Alert, AlertSettings
+from alerts.models import DEFAULT_REMINDER_QUIET_HOURS, Alert, AlertSettings
 from callbacks import clock, event_types
 from callbacks.models import Account
 
@@ -35,20 +35,37 @@ class Reading:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def alert_evaluate(*, account: Account, kind: str, reading: Reading, now: datetime | None = None) -> str | None:
+def alert_evaluate(
+    *,
+    account: Account,
+    kind: str,
+    reading: Reading,
+    now: datetime | None = None,
+    quiet_period: timedelta | None = None,
+) -> str | None:
     """Move the account's alert of `kind` along with `reading`; returns the notice sent, if any.
 
     Crossing fires a new alert; staying crossed updates its value and reminds once the quiet period
-    has passed since its last notice; clearing resolves it. Each notice is stored, queued for
-    Telegram and e-mail, and emitted as the alert's business event.
+    (default: the account's `reminder_quiet_hours`) has passed since its last notice; clearing
+    resolves it. Each notice is stored, queued for Telegram and e-mail, and emitted as the alert's
+    business event.
     """
     now = now or clock.now()
     if reading.crossed is None:
         return None
+    if quiet_period is None:
+        hours = AlertSettings.objects.filter(account=account).values_list("reminder_quiet_hours", flat=True).first()
+        quiet_period = timedelta(hours=hours or DEFAULT_REMINDER_QUIET_HOURS)
+    # Most checks change nothing: find that out without a transaction or a lock.
+    open_alert = Alert.objects.filter(account=account, kind=kind, resolved_at__isnull=True).first()
+    if open_alert is None and not reading.crossed:
+        return None
+    if open_alert is not None and reading.crossed and now - open_alert.last_notified_at < quiet_period:
+        _alert_reading_keep(alert=open_alert, reading=reading)
+        return None
     with transaction.atomic():
-        # Locking the settings row serializes evaluations of one account's alerts.
-        alert_settings = AlertSettings.objects.select_for_update().filter(account=account).first()
-        quiet_period = timedelta(hours=alert_settings.reminder_quiet_hours if alert_settings else 24)
+        # Locking the settings row serializes the transitions of one account's alerts.
+        AlertSettings.objects.select_for_update().filter(account=account).first()
         alert = Alert.objects.filter(account=account, kind=kind, resolved_at__isnull=True).first()
         notice = None
         if reading.crossed and alert is None:
@@ -63,15 +80,14 @@ def alert_evaluate(*, account: Account, kind: str, reading: Reading, now: dateti
                 last_notified_at=now,
             )
             notice = Notice.FIRED
-        elif reading.crossed:
+        elif reading.crossed and now - alert.last_notified_at >= quiet_period:
             alert.value, alert.threshold, alert.details = reading.value, reading.threshold, reading.details
             alert.message = reading.message
-            if now - alert.last_notified_at >= quiet_period:
-                alert.last_notified_at = now
-                alert.reminders_sent += 1
-                notice = Notice.REMINDER
+            alert.last_notified_at = now
+            alert.reminders_sent += 1
             alert.save()
-        elif alert is not None:
+            notice = Notice.REMINDER
+        elif not reading.crossed and alert is not None:
             alert.value, alert.details, alert.message = reading.value, reading.details, reading.message
             alert.resolved_at = now
             alert.last_notified_at = now
@@ -85,6 +101,15 @@ def alert_evaluate(*, account: Account, kind: str, reading: Reading, now: dateti
         "alert.notice", extra={"account_id": str(account.pk), "alert_id": str(alert.pk), "kind": kind, "notice": notice}
     )
     return notice
+
+
+def _alert_reading_keep(*, alert: Alert, reading: Reading) -> None:
+    """A firing alert keeps its latest value (written only when it changed)."""
+    if (alert.value, alert.threshold, alert.message) == (reading.value, reading.threshold, reading.message):
+        return
+    Alert.objects.filter(pk=alert.pk, resolved_at__isnull=True).update(
+        value=reading.value, threshold=reading.threshold, message=reading.message, details=reading.details
+    )
 
 
 def _alert_event_emit(*, alert: Alert, notice: str) -> None:

@@ -23,10 +23,16 @@ def _alert_close_quietly(*, account: Account, kind: str, now: datetime) -> None:
     )
 
 
-def balance_alert_check(*, account: Account, now: datetime | None = None) -> str | None:
+def _quiet_period(alert_settings: AlertSettings) -> timedelta:
+    return timedelta(hours=alert_settings.reminder_quiet_hours)
+
+
+def balance_alert_check(
+    *, account: Account, now: datetime | None = None, alert_settings: AlertSettings | None = None
+) -> str | None:
     """Fire, remind or resolve the insufficient-balance alert from the stored balance."""
     now = now or clock.now()
-    alert_settings = alert_settings_get(account=account)
+    alert_settings = alert_settings or alert_settings_get(account=account)
     if not alert_settings.balance_enabled:
         _alert_close_quietly(account=account, kind=Alert.Kind.BALANCE_LOW, now=now)
         return None
@@ -44,13 +50,21 @@ def balance_alert_check(*, account: Account, now: datetime | None = None) -> str
         ),
         details={"balance_usd": f"{balance:.2f}", "threshold_usd": alert_settings.balance_threshold_usd},
     )
-    return alert_evaluate(account=account, kind=Alert.Kind.BALANCE_LOW, reading=reading, now=now)
+    return alert_evaluate(
+        account=account,
+        kind=Alert.Kind.BALANCE_LOW,
+        reading=reading,
+        now=now,
+        quiet_period=_quiet_period(alert_settings),
+    )
 
 
-def verification_rate_alert_check(*, account: Account, now: datetime | None = None) -> str | None:
+def verification_rate_alert_check(
+    *, account: Account, now: datetime | None = None, alert_settings: AlertSettings | None = None
+) -> str | None:
     """Fire, remind or resolve the low-verification-rate alert over the rolling window."""
     now = now or clock.now()
-    alert_settings = alert_settings_get(account=account)
+    alert_settings = alert_settings or alert_settings_get(account=account)
     if not alert_settings.rate_enabled:
         _alert_close_quietly(account=account, kind=Alert.Kind.VERIFICATION_RATE_LOW, now=now)
         return None
@@ -78,13 +92,21 @@ def verification_rate_alert_check(*, account: Account, now: datetime | None = No
             "verified": rate.verified,
         },
     )
-    return alert_evaluate(account=account, kind=Alert.Kind.VERIFICATION_RATE_LOW, reading=reading, now=now)
+    return alert_evaluate(
+        account=account,
+        kind=Alert.Kind.VERIFICATION_RATE_LOW,
+        reading=reading,
+        now=now,
+        quiet_period=_quiet_period(alert_settings),
+    )
 
 
-def verification_timeout_alert_check(*, account: Account, now: datetime | None = None) -> str | None:
+def verification_timeout_alert_check(
+    *, account: Account, now: datetime | None = None, alert_settings: AlertSettings | None = None
+) -> str | None:
     """The digest alert: "N verifications timed out in the last hour", once per streak of timeouts."""
     now = now or clock.now()
-    alert_settings = alert_settings_get(account=account)
+    alert_settings = alert_settings or alert_settings_get(account=account)
     if not alert_settings.timeout_enabled:
         _alert_close_quietly(account=account, kind=Alert.Kind.VERIFICATION_TIMEOUT, now=now)
         return None
@@ -101,16 +123,23 @@ def verification_timeout_alert_check(*, account: Account, now: datetime | None =
         ),
         details={"timed_out_last_hour": count, "timeout_minutes": alert_settings.timeout_minutes},
     )
-    return alert_evaluate(account=account, kind=Alert.Kind.VERIFICATION_TIMEOUT, reading=reading, now=now)
+    return alert_evaluate(
+        account=account,
+        kind=Alert.Kind.VERIFICATION_TIMEOUT,
+        reading=reading,
+        now=now,
+        quiet_period=_quiet_period(alert_settings),
+    )
 
 
 def alerts_check(*, account: Account, now: datetime | None = None) -> None:
     """One scheduled pass over an account: emit overdue timeouts, then judge every alert."""
     now = now or clock.now()
+    alert_settings = alert_settings_get(account=account)
     verification_timeouts_emit(account=account, now=now)
-    verification_timeout_alert_check(account=account, now=now)
-    verification_rate_alert_check(account=account, now=now)
-    balance_alert_check(account=account, now=now)
+    verification_timeout_alert_check(account=account, now=now, alert_settings=alert_settings)
+    verification_rate_alert_check(account=account, now=now, alert_settings=alert_settings)
+    balance_alert_check(account=account, now=now, alert_settings=alert_settings)
 
 
 def alerts_check_all(*, now: datetime | None = None) -> int:

@@ -17,6 +17,15 @@ logger = logging.getLogger(__name__)
 
 DIGEST_INTERVAL = timedelta(hours=1)
 DIGEST_BATCH_SIZE = 200
+FAILURE_FIELDS = [
+    "streak_started_at",
+    "last_failure_at",
+    "last_notice_at",
+    "notices_sent",
+    "pending_counts",
+    "pending_since",
+    "pending_last_attempt_id",
+]
 
 
 def failure_record(
@@ -29,11 +38,14 @@ def failure_record(
     now = now or clock.now()
     failure = failure_class_of(failure_class=failure_class, status=attempt.response_status if attempt else None)
     with transaction.atomic():
-        state, _ = FailureNoticeState.objects.get_or_create(profile_id=delivery.profile_id)
-        state = FailureNoticeState.objects.select_for_update().get(pk=state.pk)
-        last_success_at = (
-            CallbackProfile.objects.filter(pk=delivery.profile_id).values_list("last_success_at", flat=True).first()
-        )
+        # One read: the locked state row (not the profile's, which the engine keeps updating) and
+        # the profile's last success as stored now.
+        locked = FailureNoticeState.objects.select_for_update(of=("self",)).select_related("profile")
+        state = locked.filter(profile_id=delivery.profile_id).first()
+        if state is None:
+            FailureNoticeState.objects.get_or_create(profile_id=delivery.profile_id)
+            state = locked.get(profile_id=delivery.profile_id)
+        last_success_at = state.profile.last_success_at
         streak_over = (
             state.streak_started_at is None
             or state.last_failure_at is None
@@ -55,7 +67,7 @@ def failure_record(
             state.pending_since = state.pending_since or now
             state.pending_last_attempt_id = attempt.pk if attempt else state.pending_last_attempt_id
             outcome = "counted"
-        state.save()
+        state.save(update_fields=FAILURE_FIELDS)
     return outcome
 
 
