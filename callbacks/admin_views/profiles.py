@@ -158,7 +158,7 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             '<span class="ko">{} failed</span><span class="cc-muted">30 days</span><span class="ok">{} delivered</span>'
             '<span class="ko">{} failed</span></div>'
             '<div class="cc-stats-detail" role="tooltip"><table><thead><tr><th>Event type</th><th>24 h ✓</th>'
-            "<th>24 h ✗</th><th>30 d ✓</th><th>30 d ✗</th></tr></thead><tbody>{}</tbody></table></div></div>",
+            "<th>24 h ✗</th><th>30 days ✓</th><th>30 days ✗</th></tr></thead><tbody>{}</tbody></table></div></div>",
             day["delivered"],
             day["failed"],
             month["delivered"],

@@ -109,7 +109,7 @@ def test_configure_events_thresholds_emails_and_telegram(page, live_server, owne
     assert page.get_by_test_id("start-bot").get_attribute("href") != link
 
 
-def test_reports_frequencies_addresses_and_history_with_chart(page, live_server, owner, owner_account):
+def test_reports_frequencies_addresses_and_history_with_chart(page, live_server, owner, owner_account, stranger):
     # given callbacks counted over the last days
     profile = profile_create(account=owner_account, name="Orders", url="http://127.0.0.1:9/orders")
     now = timezone.now()
@@ -160,3 +160,13 @@ def test_reports_frequencies_addresses_and_history_with_chart(page, live_server,
     page.wait_for_function("document.querySelector('[data-testid=report-chart]').naturalWidth > 100")
     expect(page.locator("#content")).to_contain_text("Orders")
     shot(page, "35-report-detail")
+
+    # and another account's user finds none of it
+    report_url = page.url
+    page.get_by_role("button", name="Log out").click()
+    login(page, live_server, stranger)
+    assert page.goto(report_url).status == 404
+    assert page.goto(f"{report_url}chart.png").status == 404
+    page.goto(f"{live_server.url}/admin/reports/")
+    expect(page.get_by_test_id("report-history")).to_contain_text("No report yet")
+    expect(page.locator("#id_recipients")).to_have_value("")
