@@ -82,6 +82,12 @@ def test_configure_events_thresholds_emails_and_telegram(page, live_server, owne
     assert alert_settings.timeout_enabled and alert_settings.rate_enabled and alert_settings.balance_enabled
     assert AlertRecipients.objects.get(account=owner_account).emails == ["ops@example.com", "oncall@example.com"]
     expect(page.locator("#id_emails")).to_have_value("ops@example.com, oncall@example.com")
+    # the balance (0 USD) is below the new threshold: the alert is open, here and on the dashboard
+    expect(page.locator(".cc-aside")).to_contain_text("Insufficient balance")
+    page.locator(".cc-nav").get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_test_id("open-alerts")).to_contain_text("Insufficient balance")
+    shot(page, "29-dashboard-open-alert")
+    page.locator(".cc-nav").get_by_role("link", name="Configure events").click()
 
     # the Telegram box opens the START BOT step with the bot's link
     expect(page.get_by_test_id("start-bot")).to_be_hidden()
