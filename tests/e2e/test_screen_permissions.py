@@ -1,0 +1,72 @@
+"""What the screens let each role do, checked through Django's test client (no browser needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from callbacks import event_types
+from callbacks.models import CallbackProfile, Delivery, Membership
+from callbacks.services.events import event_emit
+from callbacks.services.profiles import profile_create
+from tests.factories import AccountFactory, MembershipFactory
+
+
+@pytest.fixture
+def viewer_setup(db):
+    membership = MembershipFactory(role=Membership.Role.VIEWER)
+    profile = profile_create(
+        account=membership.account,
+        name="Orders",
+        url="http://127.0.0.1:9/orders",
+        event_types=[event_types.OTP_SENT],
+    )
+    event_emit(account=membership.account, type=event_types.OTP_SENT, data={"message_id": "otp_1"})
+    return membership, profile
+
+
+def test_a_viewer_looks_but_changes_nothing(client, viewer_setup):
+    # given a viewer of an account with a profile and a delivery
+    membership, profile = viewer_setup
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.FAILED)
+    client.force_login(membership.user)
+    secret = profile.signing_secret
+
+    # when they post every action the screens offer
+    client.post(f"/admin/callbacks/callbackprofile/{profile.pk}/status/", {"status": "disabled"})
+    client.post(f"/admin/callbacks/callbackprofile/{profile.pk}/rotate/")
+    client.post(f"/admin/callbacks/delivery/{delivery.pk}/retry/")
+    edit = client.post(f"/admin/callbacks/callbackprofile/{profile.pk}/change/", {"name": "Renamed"})
+    delete = client.post(f"/admin/callbacks/callbackprofile/{profile.pk}/delete/", {"post": "yes"})
+    add = client.get("/admin/callbacks/callbackprofile/add/")
+
+    # then nothing changed, and the forms that change are refused
+    profile.refresh_from_db()
+    assert (profile.status, profile.name, profile.signing_secret) == ("enabled", "Orders", secret)
+    assert Delivery.objects.get().state == Delivery.State.FAILED
+    assert (edit.status_code, delete.status_code, add.status_code) == (403, 403, 403)
+    assert client.get("/admin/callbacks/callbackprofile/").status_code == 200
+
+
+def test_every_screen_of_another_account_answers_404(client, viewer_setup):
+    # given the owner of another account
+    membership, profile = viewer_setup
+    delivery = Delivery.objects.get()
+    stranger = MembershipFactory(account=AccountFactory(), role=Membership.Role.OWNER).user
+    client.force_login(stranger)
+
+    # when they ask for each of the first account's addresses, then each is a 404
+    for method, path in (
+        ("get", f"/admin/callbacks/callbackprofile/{profile.pk}/change/"),
+        ("get", f"/admin/callbacks/callbackprofile/{profile.pk}/history/"),
+        ("post", f"/admin/callbacks/callbackprofile/{profile.pk}/refresh/"),
+        ("post", f"/admin/callbacks/callbackprofile/{profile.pk}/status/"),
+        ("post", f"/admin/callbacks/callbackprofile/{profile.pk}/rotate/"),
+        ("get", f"/admin/callbacks/delivery/{delivery.pk}/change/"),
+        ("post", f"/admin/callbacks/delivery/{delivery.pk}/retry/"),
+        ("get", f"/admin/callbacks/account/{membership.account.pk}/change/"),
+    ):
+        assert getattr(client, method)(path).status_code == 404, path
+    # and switching to that account is refused the same way
+    assert client.post("/admin/account/switch/", {"account": str(membership.account.pk)}).status_code == 404
+    assert CallbackProfile.objects.get().status == "enabled"
