@@ -135,7 +135,14 @@ class Report(models.Model):
                 fields=["account", "frequency", "period_start"], name="report_unique_account_frequency_period"
             )
         ]
-        indexes = [models.Index(fields=["account", "frequency", "period_end"], name="report_account_freq_end")]
+        indexes = [
+            models.Index(fields=["account", "frequency", "period_end"], name="report_account_freq_end"),
+            # The schedule's two look-ups each run: reports of the latest periods, and reports left unsent.
+            models.Index(fields=["period_end"], name="report_period_end"),
+            models.Index(
+                fields=["account", "frequency"], condition=models.Q(sent_at__isnull=True), name="report_unsent"
+            ),
+        ]
 
     def __str__(self) -> str:
         end = self.period_end

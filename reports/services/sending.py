@@ -152,17 +152,60 @@ def reports_send_due(*, now: dt.datetime | None = None, worker_id: str | None = 
         .filter(Q(daily=True) | Q(weekly=True) | Q(monthly=True))
         .order_by("pk")
     )
-    for subscription in subscriptions.iterator(chunk_size=200):
+    for subscription, frequencies in _subscriptions_to_check(subscriptions=list(subscriptions), now=now):
         try:
-            sent.extend(_subscription_send_due(subscription=subscription, worker_id=worker_id, now=now))
+            sent.extend(
+                _subscription_send_due(subscription=subscription, frequencies=frequencies, worker_id=worker_id, now=now)
+            )
         except Exception:  # one account's broken data must not hold back every other account's reports
             logger.exception("report.account_failed", extra={"account_id": str(subscription.account_id)})
     return sent
 
 
-def _subscription_send_due(*, subscription: ReportSubscription, worker_id: str, now: dt.datetime) -> list[Report]:
+def _subscriptions_to_check(
+    *, subscriptions: list[ReportSubscription], now: dt.datetime
+) -> list[tuple[ReportSubscription, list[str]]]:
+    """The subscriptions and frequencies that may have something to send, found with two queries.
+
+    Reports go out oldest first, so when the latest period of a frequency is sent, so are the ones
+    before it, unless a report is left unsent (a claim whose worker died, a mail server error):
+    those accounts are always looked at in full.
+    """
+    latest_ends: dict[tuple[int, str], dt.datetime] = {}
+    to_check: dict[int, list[str]] = {}
+    for subscription in subscriptions:
+        for frequency in subscription.frequencies:
+            try:
+                end = periods.send_time_latest(frequency=frequency, timezone=subscription.account.timezone, now=now)
+            except Exception:  # a broken time zone: let the full check log it
+                to_check.setdefault(subscription.pk, []).append(frequency)
+                continue
+            since = subscription.enabled_since(frequency)
+            if since is None or end > since:
+                latest_ends[(subscription.pk, frequency)] = end
+    by_pk = {subscription.pk: subscription for subscription in subscriptions}
+    sent_latest = set(
+        Report.objects.filter(sent_at__isnull=False, period_end__in=set(latest_ends.values())).values_list(
+            "account_id", "frequency", "period_end"
+        )
+    )
+    unsent = set(Report.objects.filter(sent_at__isnull=True).values_list("account_id", "frequency"))
+    for (pk, frequency), end in latest_ends.items():
+        account_id = by_pk[pk].account_id
+        if (account_id, frequency, end) not in sent_latest or (account_id, frequency) in unsent:
+            to_check.setdefault(pk, []).append(frequency)
+    return [
+        (subscription, [frequency for frequency in subscription.frequencies if frequency in to_check[subscription.pk]])
+        for subscription in subscriptions
+        if subscription.pk in to_check
+    ]
+
+
+def _subscription_send_due(
+    *, subscription: ReportSubscription, frequencies: list[str], worker_id: str, now: dt.datetime
+) -> list[Report]:
     sent: list[Report] = []
-    for frequency in subscription.frequencies:
+    for frequency in frequencies:
         for period in report_periods_due(subscription=subscription, frequency=frequency, now=now):
             report = report_claim(account=subscription.account, period=period, worker_id=worker_id, now=now)
             if report is None:

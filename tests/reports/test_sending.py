@@ -302,3 +302,40 @@ def test_a_time_zone_change_leaves_no_gap_and_no_overlap(db):
         (dt.datetime(2026, 6, 11, 11, 30, tzinfo=UTC), dt.datetime(2026, 6, 12, 11, 30, tzinfo=UTC)),
     ]
     assert len(first) == len(second) == 1
+
+
+def test_a_dead_claim_behind_a_later_sent_report_is_still_sent(db):
+    # given two missed days: worker A claimed the older and died, worker B then sent the newer
+    account = subscribed_account("Europe/Berlin", ["daily"], since=at("Europe/Berlin", 2026, 6, 8, 18))
+    now = at("Europe/Berlin", 2026, 6, 10, 18)
+    older = period_latest(frequency="daily", timezone="Europe/Berlin", now=now - dt.timedelta(days=1))
+    report_claim(account=account, period=older, worker_id="worker-a", now=now)
+    by_b = reports_send_due(now=now, worker_id="worker-b")
+    assert [report.period_end for report in by_b] == [at("Europe/Berlin", 2026, 6, 10, 17)]
+
+    # when the schedule runs after A's lease ended
+    later = reports_send_due(now=now + CLAIM_LEASE, worker_id="worker-c")
+
+    # then the older day is sent late, not skipped
+    assert [report.period_end for report in later] == [older.end]
+    assert Report.objects.filter(sent_at__isnull=True).count() == 0
+    assert len(mail.outbox) == 2
+
+
+def test_checking_when_nothing_is_due_costs_three_queries_whatever_the_accounts(db, django_assert_num_queries):
+    # given eight accounts whose reports are all sent
+    for number in range(8):
+        subscribed_account(
+            ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York"][number % 4],
+            ["daily", "weekly", "monthly"],
+            since=dt.datetime(2026, 6, 9, 12, tzinfo=UTC),
+        )
+    now = dt.datetime(2026, 6, 11, 0, 0, tzinfo=UTC)
+    reports_send_due(now=now)
+
+    # when the schedule runs again
+    with django_assert_num_queries(3):
+        again = reports_send_due(now=now + dt.timedelta(minutes=5))
+
+    # then it sends nothing, with one query for the subscriptions and two for the reports
+    assert again == []
