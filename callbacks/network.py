@@ -74,7 +74,7 @@ def _ipv4_number_parse(part: str) -> int | None:
     """One dotted part as inet_aton reads it: 0x… hex, 0… octal, otherwise decimal."""
     try:
         if part.lower().startswith("0x"):
-            return int(part[2:] or "0", 16)
+            return int(part[2:], 16)
         if len(part) > 1 and part.startswith("0"):
             return int(part[1:], 8)
         return int(part, 10) if part.isdigit() else None

@@ -6,6 +6,8 @@ import socket
 
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callbacks.network import (
     ForbiddenAddress,
@@ -205,3 +207,15 @@ def test_host_resolve_checked_raises_for_forbidden_addresses_at_call_time(settin
     with pytest.raises(ForbiddenAddress):
         host_resolve_checked("[::ffff:10.0.0.1]", 443)
     assert host_resolve_checked("93.184.216.34", 443) == ["93.184.216.34"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123456789abcdefxX.", min_size=1, max_size=20).filter(lambda text: not text.endswith(".")))
+def test_loose_ipv4_parsing_agrees_with_the_system_resolver(text):
+    # given any string of digits, hex letters, x and dots / then we read it as the C library does
+    try:
+        expected = socket.inet_ntoa(socket.inet_aton(text))
+    except OSError:
+        expected = None
+    parsed = ipv4_parse_loose(text)
+    assert (str(parsed) if parsed is not None else None) == expected
