@@ -40,6 +40,7 @@ def account_choose(request: HttpRequest, account_id: str) -> Account:
         raise Http404("No such account.") from error
     request.session[SESSION_ACCOUNT_KEY] = str(account.pk)
     request._callback_center_account = account
+    request.__dict__.pop("_callback_center_role", None)
     return account
 
 
@@ -47,11 +48,15 @@ def account_role(request: HttpRequest) -> str | None:
     """The user's role in the current account (superusers act as owners everywhere)."""
     if request.user.is_superuser:
         return Membership.Role.OWNER
+    cached = getattr(request, "_callback_center_role", False)
+    if cached is not False:
+        return cached
     account = account_current(request)
-    if account is None:
-        return None
-    membership = Membership.objects.filter(user=request.user, account=account).only("role").first()
-    return membership.role if membership else None
+    membership = None
+    if account is not None:
+        membership = Membership.objects.filter(user=request.user, account=account).only("role").first()
+    request._callback_center_role = membership.role if membership else None
+    return request._callback_center_role
 
 
 def account_required(request: HttpRequest) -> Account:
