@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from callbacks import clock, event_types
+from callbacks.engine import DEFAULT_LEASE_S as LEASE_S
 from callbacks.engine import dispatch_batch
 from callbacks.health import profile_recover
 from callbacks.models import CallbackProfile, Delivery
@@ -25,9 +26,15 @@ def _profile(account, url: str, **fields) -> CallbackProfile:
 
 
 def _dispatch(capture) -> None:
+    """Run the engine until every delivery was tried once (at most ten leases of waiting)."""
     with capture(execute=True):
-        while dispatch_batch(worker_id="alerts-test"):
-            pass
+        for _ in range(10):
+            while dispatch_batch(worker_id="alerts-test"):
+                pass
+            if not Delivery.objects.filter(state=Delivery.State.PENDING, attempt_count=0).exists():
+                return
+            # What a busy profile could not take now is put back until its lease ends.
+            clock.advance(seconds=LEASE_S + 1)
 
 
 @pytest.mark.parametrize(
@@ -91,18 +98,20 @@ def test_a_thousand_failed_callbacks_make_a_handful_of_emails(
         event_emit(account=account, type=event_types.MESSAGE_STATUS, data={**ORDER, "n": number})
     # when the engine tries them all, and the hourly digest falls due
     _dispatch(django_capture_on_commit_callbacks)
-    assert len(receiver.requests) == 1000
+    assert Delivery.objects.filter(attempt_count=1).count() == 1000
     from alerts.services.failure_notices import failure_digests_flush
 
     clock.advance(seconds=3601)
     with django_capture_on_commit_callbacks(execute=True):
         failure_digests_flush()
     # then two e-mails: the first failure at once, then the digest counting the other 999
-    assert [m.subject for m in mail.outbox] == [
-        "[Callback Center] Callback to “Orders” failed: HTTP 503",
-        "[Callback Center] 999 callback failures for “Orders” in the last hour",
-    ]
-    assert "999 × the endpoint answered with a non-2xx status" in mail.outbox[1].body
+    # (a connection the busy receiver refused counts in its own class, so only the total is fixed)
+    assert len(mail.outbox) == 2
+    assert mail.outbox[0].subject.startswith("[Callback Center] Callback to “Orders” failed: ")
+    assert mail.outbox[1].subject == "[Callback Center] 999 callback failures for “Orders” in the last hour"
+    counted = [int(line.split(" × ")[0]) for line in mail.outbox[1].body.splitlines() if " × the endpoint " in line]
+    assert sum(counted) == 999
+    assert "× the endpoint answered with a non-2xx status" in mail.outbox[1].body
 
 
 def test_abnormal_and_recovered_notices_from_the_engine(
