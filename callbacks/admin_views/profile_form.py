@@ -75,7 +75,7 @@ class CallbackProfileForm(forms.ModelForm):
         label="Address",
         max_length=2048,
         widget=forms.TextInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
-        help_text="Where Callback Center sends the events. Placeholders such as <data.phone> are percent-encoded.",
+        help_text="Where Callback Center sends the events. Placeholders such as &lt;data.phone&gt; are percent-encoded.",
     )
     headers = forms.JSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
     event_types = forms.MultipleChoiceField(
