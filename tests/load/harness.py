@@ -141,12 +141,17 @@ class Cluster:
                         sizes[pid] = int(line.split()[1]) * 1024
         return sizes
 
+    def terminate(self) -> None:
+        """Ask the cluster to stop: SIGTERM to its main process, which stops its workers itself."""
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL the whole group if it does not finish in time."""
         if not self.running:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
