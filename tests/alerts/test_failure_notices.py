@@ -228,3 +228,12 @@ def test_the_signal_receiver_only_records_and_queues(profile, django_capture_on_
     assert mail.outbox == []
     assert len(queued) == 1
     assert FailureNoticeState.objects.get(profile=profile).last_notice_at is not None
+
+
+def test_the_html_part_escapes_what_the_endpoint_answered(profile, tasks_inline, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _fail(profile, status=500, failure_class="http_status", body="<script>alert('x')</script>")
+    text, html = _text_and_html(mail.outbox[0])
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<script>alert('x')</script>" in text

@@ -167,3 +167,15 @@ def test_telegram_webhook_set_needs_the_secret(fake_telegram, settings):
     settings.TELEGRAM_WEBHOOK_SECRET = ""
     with pytest.raises(CommandError, match="TELEGRAM_WEBHOOK_SECRET"):
         call_command("telegram_webhook", "set")
+
+
+def test_start_without_a_token_explains_and_other_messages_are_ignored(
+    client, account, fake_telegram, tasks_inline, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _webhook_post(client, fake_telegram.user_writes(chat_id=11, text="/start"))
+        _webhook_post(client, fake_telegram.user_writes(chat_id=11, text="hello bot"))
+    assert [m.text for m in fake_telegram.messages] == [
+        "To receive alerts here, open the START BOT link shown on the alert settings screen."
+    ]
+    assert telegram_binding_state(account=account).bound is False
