@@ -113,7 +113,7 @@ def _integer(values: dict, field: str, bounds: tuple[int, int], errors: _Errors)
         if isinstance(value, bool) or value is None or float(value) != int(float(value)):
             raise ValueError
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors.add(field, f"Enter a whole number from {low} to {high}.")
         return low
     if not low <= number <= high:
@@ -127,7 +127,7 @@ def _seconds(values: dict, field: str, maximum: float, errors: _Errors) -> float
         if isinstance(value, bool) or value is None:
             raise ValueError
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors.add(field, f"Enter a number of seconds above 0 and at most {maximum:g}.")
         return maximum
     if not 0 < seconds <= maximum:
@@ -214,7 +214,7 @@ def retry_schedule_clean(value: Any, errors: _Errors) -> list[int]:
             if isinstance(delay, bool) or float(delay) != int(float(delay)) or int(float(delay)) < 0:
                 raise ValueError
             cleaned.append(int(float(delay)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             errors.add("retry_schedule_s", f"“{delay}” is not a whole number of seconds of 0 or more.")
     if len(delays) > MAX_RETRIES:
         errors.add("retry_schedule_s", f"At most {MAX_RETRIES} retries ({len(delays)} given).")

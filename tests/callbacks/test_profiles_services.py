@@ -105,3 +105,19 @@ def test_a_change_from_a_stale_copy_is_validated_against_what_was_saved_since(ac
     with pytest.raises(ValidationError) as error:
         profile_update(profile=stale, body_template='{"a": 1}')
     assert "GET requests carry no body" in error.value.message_dict["body_template"][0]
+
+
+@pytest.mark.django_db
+def test_numbers_beyond_floats_are_refused_not_crashed_on(account):
+    # given values a form could send that no float can hold
+    with pytest.raises(ValidationError) as error:
+        profile_create(
+            account=account,
+            name="Orders",
+            url="http://127.0.0.1:9/x",
+            max_in_flight="1e400",
+            retry_schedule_s=["1e400"],
+            connect_timeout_s="nan",
+        )
+    # then each is a field error
+    assert {"max_in_flight", "retry_schedule_s", "connect_timeout_s"} <= set(error.value.message_dict)
