@@ -245,8 +245,14 @@ class Dispatcher:
 
     # claim and hand out ---------------------------------------------------------------------------
     def claim(self, limit: int) -> int:
+        """Claim and hand out up to `limit` deliveries. Buffered outcomes are written in the same
+        transaction: on SQLite every write transaction queues behind the others, producers included."""
         now = clock.now()
-        rows = deliveries_claim(worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s)
+        with transaction.atomic():
+            self.recorder.flush(announce=False)
+            rows = deliveries_claim(worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s)
+        self._first_unflushed = None
+        self.recorder.announce()
         if not rows:
             return 0
         snapshots = self.profiles.get_many({row.profile_id for row in rows})

@@ -70,6 +70,7 @@ class Recorder:
         self.response_body_chars = DEFAULT_ATTEMPT_RESPONSE_BODY_CHARS
         self._reset()
         self.processed = 0
+        self.announcements: list[tuple[list, list]] = []
 
     def _reset(self) -> None:
         self.attempts: list[tuple] = []
@@ -182,7 +183,9 @@ class Recorder:
         self.holds.extend((row.id_param, self.worker_id) for row in rows)
 
     # --- writing it -----------------------------------------------------------------------------
-    def flush(self) -> None:
+    def flush(self, *, announce: bool = True) -> None:
+        """Write what is buffered in one transaction. Inside a caller's transaction, pass
+        `announce=False` and call `announce` once that transaction has committed."""
         if not self.size:
             return
         table = Delivery._meta.db_table
@@ -233,10 +236,18 @@ class Recorder:
             # Nothing of this batch is written; its leases expire and the deliveries are sent again.
             logger.exception("dispatch.record_failed", extra={"attempts": len(attempts)})
             return
-        if disabled:
-            health.disabled_announce(disabled)
-        if failures:
-            _failures_announce(failures)
+        self.announcements.append((disabled, failures))
+        if announce:
+            self.announce()
+
+    def announce(self) -> None:
+        """Signals and events about what was written; call once the writing transaction committed."""
+        announcements, self.announcements = self.announcements, []
+        for disabled, failures in announcements:
+            if disabled:
+                health.disabled_announce(disabled)
+            if failures:
+                _failures_announce(failures)
 
 
 def _failures_announce(failures: list[tuple[Any, Any, str]]) -> None:
