@@ -18,6 +18,8 @@ admin.site.nav_add("Callback settings", "admin:callbacks_callbackprofile_changel
 admin.site.nav_add("Delivery log", "admin:callbacks_delivery_changelist", 20)
 admin.site.nav_add("API keys", "admin:callbacks_apikey_changelist", 60)
 admin.site.nav_add("Account", "admin:callbacks_account_changelist", 70)
+admin.site.nav_add("Members", "admin:callbacks_membership_changelist", 75)
+admin.site.nav_add("Users", "admin:auth_user_changelist", 80, superuser_only=True)
 
 admin.site.panel_add("admin/callback_center/panel_deliveries.html", deliveries_panel_context, 10)
 admin.site.panel_add("admin/callback_center/panel_profiles.html", profiles_panel_context, 20)

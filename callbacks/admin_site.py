@@ -26,6 +26,7 @@ class NavItem:
     url_name: str
     order: int
     icon: str = ""
+    superuser_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ class CallbackCenterAdminSite(admin.AdminSite):
         """Serve `view` (wrapped in admin_view: login and permission required) at /admin/<route>."""
         self._extra_views.append((route, view, name))
 
-    def nav_add(self, label: str, url_name: str, order: int, icon: str = "") -> None:
-        self._nav.append(NavItem(label, url_name, order, icon))
+    def nav_add(self, label: str, url_name: str, order: int, icon: str = "", superuser_only: bool = False) -> None:
+        self._nav.append(NavItem(label, url_name, order, icon, superuser_only))
 
     def panel_add(self, template: str, context: Callable[[HttpRequest], dict | None], order: int) -> None:
         self._panels.append(DashboardPanel(template, context, order))
@@ -97,6 +98,8 @@ class CallbackCenterAdminSite(admin.AdminSite):
         current = request.path
         items = []
         for item in sorted(self._nav, key=lambda nav: nav.order):
+            if item.superuser_only and not request.user.is_superuser:
+                continue
             try:
                 url = reverse(item.url_name, current_app=self.name)
             except NoReverseMatch:

@@ -115,7 +115,7 @@ class AccountAdmin(AccountScopedAdmin):
         if not request.user.is_superuser:
             account = account_required(request)
             return HttpResponseRedirect(reverse("admin:callbacks_account_change", args=[account.pk]))
-        return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, {"title": "Accounts", **(extra_context or {})})
 
     def save_form(self, request, form, change):
         return form.saved_account
@@ -129,6 +129,10 @@ class AccountAdmin(AccountScopedAdmin):
 
 class MembershipAdmin(AccountScopedAdmin):
     list_display = ["user", "account", "role", "created_at"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        return super().changelist_view(request, {"title": "Members", **(extra_context or {})})
+
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "account__name"]
     autocomplete_fields = ["user"]
