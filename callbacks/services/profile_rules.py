@@ -226,14 +226,15 @@ def retry_schedule_clean(value: Any, errors: _Errors) -> list[int]:
 def event_type_codes_clean(value: Any, errors: _Errors) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str) or not isinstance(value, Iterable):
+    if isinstance(value, str | dict) or not isinstance(value, Iterable):
         errors.add("event_types", "Give a list of event type codes.")
         return []
-    codes = list(dict.fromkeys(getattr(item, "code", item) for item in value))
-    unknown = [str(code) for code in codes if not event_types.is_known(str(code))]
+    # Codes, or EventType rows as admin forms give them.
+    codes = list(dict.fromkeys(str(getattr(item, "code", item)) for item in value))
+    unknown = [code for code in codes if not event_types.is_known(code)]
     if unknown:
         errors.add("event_types", f"Unknown event type{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.")
-    return [str(code) for code in codes if event_types.is_known(str(code))]
+    return [code for code in codes if event_types.is_known(code)]
 
 
 def _choice(values: dict, field: str, choices: type, errors: _Errors, *, upper: bool = False) -> str:

@@ -7,11 +7,20 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from callbacks import event_types
 from callbacks.models import CallbackProfile
 from callbacks.services.accounts import account_update, balance_parse
-from callbacks.services.profiles import profile_create, profile_secret_rotate, profile_status_set, profile_update
+from callbacks.services.profile_rules import profile_values_clean
+from callbacks.services.profiles import (
+    EDITABLE_FIELDS,
+    profile_create,
+    profile_secret_rotate,
+    profile_status_set,
+    profile_update,
+)
 
 
 @pytest.mark.django_db
@@ -121,3 +130,43 @@ def test_numbers_beyond_floats_are_refused_not_crashed_on(account):
         )
     # then each is a field error
     assert {"max_in_flight", "retry_schedule_s", "connect_timeout_s"} <= set(error.value.message_dict)
+
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30))
+ANY_VALUE = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=8,
+)
+VALID_BASE = {
+    "name": "Orders",
+    "url": "http://127.0.0.1:9/x",
+    "http_method": "POST",
+    "body_type": "json",
+    "sign_standard_webhooks": True,
+    "sign_md5": False,
+    "encryption_cipher": "",
+    "encryption_iv_random": True,
+    "batch_max_size": 1,
+    "batch_max_wait_ms": 0,
+    "response_contract": "http",
+    "connect_timeout_s": 5,
+    "response_timeout_s": 60,
+    "max_in_flight": 20,
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.fixed_dictionaries({}, optional={name: ANY_VALUE for name in (*EDITABLE_FIELDS, "event_types")}))
+def test_any_values_give_field_errors_never_a_crash(changes):
+    # given whatever a form or a caller might pass for any field
+    try:
+        cleaned = profile_values_clean({**VALID_BASE, **changes})
+    except ValidationError as error:
+        # then a refusal names only known fields
+        assert set(error.message_dict) <= {*EDITABLE_FIELDS, "event_types"}
+    else:
+        # or the values are clean and typed
+        assert isinstance(cleaned["headers"], dict) and isinstance(cleaned["event_types"], list)
