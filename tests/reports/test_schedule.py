@@ -42,7 +42,7 @@ def test_the_task_sends_what_is_due_now(account):
     first = reports_send_due_task()
     second = reports_send_due_task()
 
-    # then the three (or, before 17:00, two) days since are sent once
-    assert first in (2, 3)
+    # then the three daily periods that ended since are sent, once
+    assert first == 3
     assert second == 0
     assert len(mail.outbox) == first
