@@ -23,6 +23,24 @@ def _moment(value: dt.date | dt.datetime, account: Account, *, day_end: bool) ->
     return _day_start(value + dt.timedelta(days=1) if day_end else value, account)
 
 
+def created_between(
+    rows: QuerySet,
+    *,
+    account: Account,
+    created_after: dt.date | dt.datetime | None = None,
+    created_before: dt.date | dt.datetime | None = None,
+) -> QuerySet:
+    """Rows whose `created_at` falls in the range; dates are whole days in the account's timezone."""
+    if created_after is not None:
+        rows = rows.filter(created_at__gte=_moment(created_after, account, day_end=False))
+    if created_before is not None:
+        end = _moment(created_before, account, day_end=True)
+        # A date ends where the next day starts; a date-time is itself the last moment included.
+        is_moment = isinstance(created_before, dt.datetime)
+        rows = rows.filter(created_at__lte=end) if is_moment else rows.filter(created_at__lt=end)
+    return rows
+
+
 def profile_list(
     *,
     account: Account,
@@ -40,13 +58,7 @@ def profile_list(
         profiles = profiles.filter(http_method=http_method)
     if status:
         profiles = profiles.filter(status=status)
-    if created_after is not None:
-        profiles = profiles.filter(created_at__gte=_moment(created_after, account, day_end=False))
-    if created_before is not None:
-        end = _moment(created_before, account, day_end=True)
-        # A date ends where the next day starts; a date-time is itself the last moment included.
-        is_moment = isinstance(created_before, dt.datetime)
-        profiles = profiles.filter(created_at__lte=end) if is_moment else profiles.filter(created_at__lt=end)
+    profiles = created_between(profiles, account=account, created_after=created_after, created_before=created_before)
     return profiles.order_by("-created_at", "id")
 
 
