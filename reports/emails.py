@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEMultipart
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 
 from reports.building import report_csv
 from reports.chart import chart_png
@@ -28,6 +29,7 @@ from reports.models import Report
 
 CHART_CONTENT_ID = "report-chart"
 SUBJECT_PREFIX = "[Callback Center] "
+SETTINGS_VIEW_NAME = "admin:reports_home"
 
 
 class RelatedImagesEmail(EmailMultiAlternatives):
@@ -61,6 +63,13 @@ def _percent(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f} %" if whole else "n/a"
 
 
+def _settings_url() -> str:
+    try:
+        return settings.SITE_URL + reverse(SETTINGS_VIEW_NAME)
+    except NoReverseMatch:  # the screens are optional; the admin's front page always exists
+        return settings.SITE_URL + "/admin/"
+
+
 def report_context(*, report: Report, chart_src: str) -> dict[str, Any]:
     """What the templates show; `chart_src` is `cid:…` in the e-mail and a data: URI in a preview."""
     busiest_start = _local(report, report.busiest_hour)
@@ -74,6 +83,7 @@ def report_context(*, report: Report, chart_src: str) -> dict[str, Any]:
     ]
     return {
         "site_url": settings.SITE_URL,
+        "settings_url": _settings_url(),
         "account": report.account,
         "report": report,
         "frequency_label": report.get_frequency_display(),

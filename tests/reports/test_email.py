@@ -100,6 +100,7 @@ def test_the_text_part_tells_the_numbers_in_local_time(sent_report):
     assert "- =CRM hook: 55 delivered, 0 failed (100.0 %)" in text
     assert "- connect: 45 (75.0 %)" in text
     assert "- http status: 15 (25.0 %)" in text
+    assert "Change which reports you receive: http://127.0.0.1:8000/admin/reports/" in text
 
 
 def test_the_html_part_escapes_names(sent_report):
