@@ -49,8 +49,12 @@ format: install
 bench: install system-packages
 	$(BIN)/python -m tests.load.bench $(BENCH_ARGS)
 
+# Several qcluster processes need PostgreSQL and Redis: local defaults unless the environment names others.
 chaos: install
-	$(BIN)/python -m pytest -q tests/load -m chaos $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/6} \
+	TEST_DATABASE_NAME=$${TEST_DATABASE_NAME:-test_chaos} \
+	  $(BIN)/python -m pytest -q tests/load -m chaos $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
