@@ -53,10 +53,14 @@ def _setting(name: str, default: Any) -> Any:
 
 
 # --- claiming ----------------------------------------------------------------------------------------
-def _claim_statement() -> str:
+def _claim_statement(excluded: int = 0) -> str:
     table = Delivery._meta.db_table
     # The state is a literal, not a parameter, so SQLite can use the partial index `delivery_due`.
-    due = f"SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s"  # noqa: S608
+    skip = f" AND profile_id NOT IN ({sql.placeholders(excluded)})" if excluded else ""
+    due = (
+        f"SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s{skip}"  # noqa: S608
+        " ORDER BY next_attempt_at LIMIT %s"
+    )
     if sql.is_postgresql():
         due += " FOR UPDATE SKIP LOCKED"
     return (
@@ -65,11 +69,16 @@ def _claim_statement() -> str:
     )
 
 
-def deliveries_claim(*, worker_id: str, limit: int, now: datetime, lease_s: float) -> list[ClaimedRow]:
-    """Lease up to `limit` due deliveries to `worker_id`; each is due again when the lease ends."""
+def deliveries_claim(
+    *, worker_id: str, limit: int, now: datetime, lease_s: float, skip_profiles: tuple = ()
+) -> list[ClaimedRow]:
+    """Lease up to `limit` due deliveries to `worker_id`; each is due again when the lease ends.
+    `skip_profiles`: profiles this worker cannot send more to just now (their slots are full)."""
     lease_end = sql.datetime_param(now + timedelta(seconds=lease_s))
+    skipped = [sql.uuid_param(profile_id) for profile_id in skip_profiles]
+    parameters = [lease_end, lease_end, worker_id, sql.datetime_param(now), *skipped, limit]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_claim_statement(), [lease_end, lease_end, worker_id, sql.datetime_param(now), limit])
+        cursor.execute(_claim_statement(len(skipped)), parameters)
         fetched = cursor.fetchall()
     return [
         ClaimedRow(
@@ -233,6 +242,8 @@ class Dispatcher:
         self.waiting_count = 0
         self.latency_s: dict[Any, float] = {}
         self.deferred_until: dict[Any, datetime] = {}
+        self.oldest_in_flight: dict[Any, float] = {}
+        self.limits: dict[Any, int] = {}
         self._first_unflushed: float | None = None
 
     @property
@@ -248,9 +259,18 @@ class Dispatcher:
         """Claim and hand out up to `limit` deliveries. Buffered outcomes are written in the same
         transaction: on SQLite every write transaction queues behind the others, producers included."""
         now = clock.now()
+        self._shed_waiting(now)
+        saturated = tuple(
+            profile_id
+            for profile_id, limit in self.limits.items()
+            if self.in_flight_by_profile[profile_id] >= limit
+            and len(self.waiting[profile_id]) >= self._allowed(profile_id)
+        )
         with transaction.atomic():
             self.recorder.flush(announce=False)
-            rows = deliveries_claim(worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s)
+            rows = deliveries_claim(
+                worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s, skip_profiles=saturated
+            )
         self._first_unflushed = None
         self.recorder.announce()
         if not rows:
@@ -290,26 +310,54 @@ class Dispatcher:
 
     def _enqueue(self, job: Job, now: datetime) -> None:
         profile_id = job.snapshot.id
-        limit = job.snapshot.max_in_flight
+        limit = self.limits[profile_id] = job.snapshot.max_in_flight
         if self.in_flight_by_profile[profile_id] < limit:
             self._submit(job)
             return
-        latency_s = self.latency_s.get(profile_id)
         queue = self.waiting[profile_id]
-        if latency_s is None:  # not heard back yet: wait here for one round of its slots at most
-            allowed = limit
-        else:  # as many as its slots get through in MAX_LOCAL_WAIT_S
-            allowed = int(MAX_LOCAL_WAIT_S * limit / latency_s) if latency_s > 0 else self.concurrency
-        if len(queue) < allowed:
+        if len(queue) < self._allowed(profile_id):
             queue.append(job)
             self.waiting_count += 1
             return
-        # A saturated profile: put the surplus back, spread at the rate its slots free up, so the
-        # claim moves on to other profiles' work and this one's is not churned.
+        self._defer(job, now)
+
+    def _defer(self, job: Job, now: datetime) -> None:
+        """Put a saturated profile's surplus back, spread at the rate its slots free up, so the claim
+        moves on to other profiles' work and this one's is not churned."""
+        profile_id = job.snapshot.id
+        limit = job.snapshot.max_in_flight
+        latency_s = self._latency_estimate(profile_id)
         step = MIN_DEFER_S if latency_s is None else min(MAX_DEFER_S, max(MIN_DEFER_S, latency_s / limit))
         start = max(self.deferred_until.get(profile_id, now), now)
         until = self.deferred_until[profile_id] = start + timedelta(seconds=step)
         self.recorder.defer(job.rows, until)
+
+    def _shed_waiting(self, now: datetime) -> None:
+        """A profile found slower than thought gives back what waits here beyond its allowance."""
+        for profile_id, jobs in self.waiting.items():
+            surplus = len(jobs) - self._allowed(profile_id)
+            for _ in range(max(0, surplus)):
+                self.waiting_count -= 1
+                self._defer(jobs.pop(), now)
+
+    def _allowed(self, profile_id: Any) -> int:
+        """How many of a profile's jobs may wait here for a slot: what its slots get through in
+        MAX_LOCAL_WAIT_S, or one round of slots while it has not answered yet."""
+        limit = self.limits.get(profile_id, 1)
+        latency_s = self._latency_estimate(profile_id)
+        if latency_s is None:
+            return limit
+        return int(MAX_LOCAL_WAIT_S * limit / latency_s) if latency_s > 0 else self.concurrency
+
+    def _latency_estimate(self, profile_id: Any) -> float | None:
+        """How long the profile takes to answer: the running average, or longer while its oldest
+        request in flight has been waiting longer than that (a profile that just went slow)."""
+        average = self.latency_s.get(profile_id)
+        started = self.oldest_in_flight.get(profile_id)
+        waited = time.monotonic() - started if started is not None else 0.0
+        if average is None:
+            return waited if waited >= MIN_DEFER_S else None
+        return max(average, waited)
 
     def _submit(self, job: Job) -> None:
         try:
@@ -321,6 +369,8 @@ class Dispatcher:
             return
         self.in_flight += 1
         self.in_flight_by_profile[job.snapshot.id] += 1
+        job.sent_at = time.monotonic()
+        self.oldest_in_flight.setdefault(job.snapshot.id, job.sent_at)
         _senders.submit(job, request, self.results, wanted_threads=min(self.concurrency, self.in_flight + 8))
 
     # results ------------------------------------------------------------------------------------------
@@ -336,6 +386,9 @@ class Dispatcher:
             profile_id = job.snapshot.id
             self.in_flight -= 1
             self.in_flight_by_profile[profile_id] -= 1
+            if self.oldest_in_flight.get(profile_id) == job.sent_at:
+                # Roughly: the next oldest is not tracked, so the estimate restarts from this answer.
+                del self.oldest_in_flight[profile_id]
             previous = self.latency_s.get(profile_id)
             seconds = result.duration_ms / 1000
             self.latency_s[profile_id] = seconds if previous is None else previous * 0.8 + seconds * 0.2

@@ -55,6 +55,7 @@ class Job:
     snapshot: ProfileSnapshot
     rows: list[ClaimedRow]
     items: list[Item]
+    sent_at: float = 0.0  # time.monotonic() when handed to a sender
 
 
 def _text(data: bytes, limit: int) -> str:
