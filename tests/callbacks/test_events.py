@@ -9,7 +9,7 @@ from django_q.brokers import get_broker
 
 from callbacks import clock, event_types, signals
 from callbacks.models import CallbackProfile, Delivery, Event
-from callbacks.services.events import MAX_PAYLOAD_BYTES, PayloadTooLarge, event_emit
+from callbacks.services.events import MAX_PAYLOAD_BYTES, PayloadTooLarge, event_emit, events_emit
 from tests.callbacks.engine_helpers import profile_for
 
 
@@ -135,3 +135,35 @@ def test_an_event_in_a_transaction_that_rolls_back_leaves_nothing(account, djang
     # then no event, no delivery, no wake-up
     assert callbacks == []
     assert not Event.objects.exists() and not Delivery.objects.exists() and broker.queue_size() == 0
+
+
+def test_events_emit_stores_a_burst_in_one_go_and_refuses_it_whole_if_one_is_invalid(
+    account, django_capture_on_commit_callbacks
+):
+    # given two subscribed profiles
+    first = profile_for(account, None, event_types.MESSAGE_STATUS)
+    profile_for(account, None, event_types.OTP_SENT)
+
+    # when a burst is emitted
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        events = events_emit(
+            account=account,
+            items=[
+                (event_types.MESSAGE_STATUS, {"n": 1}),
+                (event_types.OTP_SENT, {"n": 2}),
+                (event_types.MESSAGE_STATUS, {}),
+            ],
+        )
+
+    # then each event has its deliveries and the dispatcher is woken once
+    assert [event.type for event in events] == [
+        event_types.MESSAGE_STATUS,
+        event_types.OTP_SENT,
+        event_types.MESSAGE_STATUS,
+    ]
+    assert Delivery.objects.filter(profile=first).count() == 2 and Delivery.objects.count() == 3
+    assert len(callbacks) == 1
+    # and a burst with one invalid item stores nothing
+    with pytest.raises(ValidationError):
+        events_emit(account=account, items=[(event_types.MESSAGE_STATUS, {}), ("nope", {})])
+    assert Event.objects.count() == 3
