@@ -391,6 +391,7 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
     from tests.load.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=1, url_for=lambda _: "http://127.0.0.1:9/")
+    claims_time(profiles[0], start=5 * 10**7)  # warm-up: connection, statement, page cache
     empty_s = claims_time(profiles[0], start=1)
     started = time.monotonic()
     for offset in range(0, history, 250_000):
@@ -413,7 +414,32 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
     }
 
 
+def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
+    """POST /api/v1/events/ under gunicorn (2 workers), fan-out to 3 profiles, beside the ceiling."""
+    from callbacks.models import Delivery, Event
+    from callbacks.services.api_keys import api_key_create
+    from tests.load.api_load import Gunicorn, load_measure
+
+    account, profiles = profiles_create(count=3, url_for=lambda _: url)
+    _, key = api_key_create(account=account, name="bench")
+    with Gunicorn(stage.environment, stage.workdir / "gunicorn.log") as server:
+        base = f"http://127.0.0.1:{server.port}"
+        load_measure(url=f"{base}/bench/ceiling/", key=key, duration_s=2)  # warm-up
+        ceiling = load_measure(url=f"{base}/bench/ceiling/", key=key, duration_s=duration_s)
+        events = load_measure(url=f"{base}/api/v1/events/", key=key, duration_s=duration_s)
+    stored_events = Event.objects.filter(account=account).count()
+    return {
+        "ceiling": ceiling,
+        "events": events,
+        "events_share_of_ceiling_percent": round(
+            100 * events["accepted_per_second"] / max(ceiling["accepted_per_second"], 1), 1
+        ),
+        "deliveries_per_event": round(Delivery.objects.filter(profile__in=profiles).count() / max(stored_events, 1), 2),
+    }
+
+
 SECTIONS = {
+    "api": section_api,
     "claim_cost": section_claim_cost,
     "workers": section_workers,
     "drain": section_drain,
