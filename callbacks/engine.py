@@ -1,8 +1,7 @@
 """The delivery engine: claim due deliveries with a lease, send them concurrently, record outcomes.
 
-Work is claimed, not assigned: one UPDATE … RETURNING moves `next_attempt_at` to the end of the
-lease, so a claimed row is due again only if its worker dies (PostgreSQL skips rows other workers
-have locked; SQLite serialises writers). Requests go out on a pool of sender threads (about 100 in
+Work is claimed, not assigned (see `claiming`): a claimed row is due again only if its worker dies,
+when its lease ends. Requests go out on a pool of sender threads (about 100 in
 flight per worker, at most `max_in_flight` per profile); a busy profile's surplus is put back for
 later instead of waiting here, so a slow endpoint never holds up the others. Outcomes are written in
 bulk (see `recording`). Memory stays bounded: a worker holds at most `concurrency` requests.
@@ -12,22 +11,23 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
-from callbacks import clock, sql
-from callbacks.models import CallbackProfile, Delivery, Event
+from callbacks import clock
+from callbacks.claiming import EventCache, ProfileCache, deliveries_claim, due_work_exists, next_due_at
+from callbacks.models import CallbackProfile
 from callbacks.recording import ClaimedRow, Job, Recorder
-from callbacks.rendering import EventData, Item, ProfileSnapshot, RenderedRequest, request_render
-from callbacks.transport import TransportResult, request_send
+from callbacks.rendering import Item, ProfileSnapshot, request_render
+from callbacks.senders import senders
+from callbacks.transport import TransportResult
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,6 @@ DEFAULT_LEASE_S = 300
 DEFAULT_RUN_BUDGET_S = 60
 DEFAULT_LINGER_S = 2.0
 MAX_LINGER_S = 10.0
-PROFILE_CACHE_TTL_S = 2.0
-EVENT_CACHE_SIZE = 1024
-EVENT_CACHE_MAX_PAYLOAD_BYTES = 16 * 1024  # with the size: at most ~16 MB of cached payloads
 FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
@@ -50,172 +47,6 @@ MAX_DEFER_S = 600.0
 
 def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
-
-
-# --- claiming ----------------------------------------------------------------------------------------
-def _claim_statement(excluded: int = 0) -> str:
-    table = Delivery._meta.db_table
-    # The state is a literal, not a parameter, so SQLite can use the partial index `delivery_due`.
-    skip = f" AND profile_id NOT IN ({sql.placeholders(excluded)})" if excluded else ""
-    due = (
-        f"SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s{skip}"  # noqa: S608
-        " ORDER BY next_attempt_at LIMIT %s"
-    )
-    if sql.is_postgresql():
-        due += " FOR UPDATE SKIP LOCKED"
-    return (
-        f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = %s, leased_by = %s WHERE id IN ({due})"  # noqa: S608
-        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at"
-    )
-
-
-def deliveries_claim(
-    *, worker_id: str, limit: int, now: datetime, lease_s: float, skip_profiles: tuple = ()
-) -> list[ClaimedRow]:
-    """Lease up to `limit` due deliveries to `worker_id`; each is due again when the lease ends.
-    `skip_profiles`: profiles this worker cannot send more to just now (their slots are full)."""
-    lease_end = sql.datetime_param(now + timedelta(seconds=lease_s))
-    skipped = [sql.uuid_param(profile_id) for profile_id in skip_profiles]
-    parameters = [lease_end, lease_end, worker_id, sql.datetime_param(now), *skipped, limit]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_claim_statement(len(skipped)), parameters)
-        fetched = cursor.fetchall()
-    return [
-        ClaimedRow(
-            id=sql.uuid_value(row[0]),
-            id_param=row[0],
-            event_id=sql.uuid_value(row[1]),
-            profile_id=sql.uuid_value(row[2]),
-            account_id=sql.uuid_value(row[3]),
-            event_type=row[4],
-            attempt_count=row[5],
-            created_at=sql.datetime_value(row[6]),
-        )
-        for row in fetched
-    ]
-
-
-def due_work_exists(*, now: datetime) -> bool:
-    """A read-only look at the due index (no write lock, unlike a claim)."""
-    table = Delivery._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s LIMIT 1",  # noqa: S608
-            [sql.datetime_param(now)],
-        )
-        return cursor.fetchone() is not None
-
-
-def next_due_at() -> datetime | None:
-    table = Delivery._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(next_attempt_at) FROM {table} WHERE state = 'pending'")  # noqa: S608
-        row = cursor.fetchone()
-    return sql.datetime_value(row[0]) if row else None
-
-
-# --- what a batch needs: profiles and events, briefly cached -------------------------------------------
-class ProfileCache:
-    """Profile snapshots (secrets decrypted once), reloaded after PROFILE_CACHE_TTL_S."""
-
-    def __init__(self) -> None:
-        self._entries: dict[Any, tuple[float, ProfileSnapshot]] = {}
-
-    def get_many(self, ids: set[Any]) -> dict[Any, ProfileSnapshot]:
-        now = time.monotonic()
-        found = {}
-        missing = []
-        for profile_id in ids:
-            entry = self._entries.get(profile_id)
-            if entry is not None and now - entry[0] < PROFILE_CACHE_TTL_S:
-                found[profile_id] = entry[1]
-            else:
-                missing.append(profile_id)
-        if missing:
-            for profile in CallbackProfile.objects.select_related("account").filter(pk__in=missing):
-                snapshot = ProfileSnapshot.from_profile(profile)
-                self._entries[profile.pk] = (now, snapshot)
-                found[profile.pk] = snapshot
-        return found
-
-
-class EventCache:
-    """Recently used events (a fan-out claims the same event for many profiles)."""
-
-    def __init__(self, size: int = EVENT_CACHE_SIZE) -> None:
-        self._size = size
-        self._entries: OrderedDict[Any, EventData] = OrderedDict()
-
-    def get_many(self, ids: set[Any]) -> dict[Any, EventData]:
-        found = {}
-        missing = []
-        for event_id in ids:
-            event = self._entries.get(event_id)
-            if event is None:
-                missing.append(event_id)
-            else:
-                found[event_id] = event
-        if missing:
-            table = Event._meta.db_table
-            with connection.cursor() as cursor:
-                size = "pg_column_size(payload)" if sql.is_postgresql() else "length(payload)"
-                cursor.execute(
-                    f"SELECT id, type, payload, created_at, {size} FROM {table}"  # noqa: S608
-                    f" WHERE id IN ({sql.placeholders(len(missing))})",
-                    [sql.uuid_param(event_id) for event_id in missing],
-                )
-                for row in cursor.fetchall():
-                    payload = sql.json_value(row[2])
-                    event = EventData(
-                        id=sql.uuid_value(row[0]),
-                        type=row[1],
-                        created_at=sql.datetime_value(row[3]),
-                        payload=payload if isinstance(payload, dict) else {},
-                    )
-                    found[event.id] = event
-                    if row[4] <= EVENT_CACHE_MAX_PAYLOAD_BYTES:  # big payloads are read each time
-                        self._entries[event.id] = event
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return found
-
-
-# --- sender threads --------------------------------------------------------------------------------------
-class _Senders:
-    """Daemon threads that send requests and hand results back; started as needed, one set per process."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-
-    def submit(self, job: Job, request: RenderedRequest, results: queue.SimpleQueue, *, wanted_threads: int) -> None:
-        if len(self._threads) < wanted_threads:
-            with self._lock:
-                while len(self._threads) < wanted_threads:
-                    thread = threading.Thread(target=self._loop, name="callback-sender", daemon=True)
-                    thread.start()
-                    self._threads.append(thread)
-        self._jobs.put((job, request, results))
-
-    def _loop(self) -> None:
-        while True:
-            job, request, results = self._jobs.get()
-            snapshot = job.snapshot
-            try:
-                result = request_send(
-                    request,
-                    connect_timeout_s=snapshot.connect_timeout_s,
-                    response_timeout_s=snapshot.response_timeout_s,
-                )
-            except Exception as error:  # request_send does not raise; this keeps the thread alive regardless
-                result = TransportResult(
-                    started_at=time.time(), error_class="transport_error", error_detail=repr(error)
-                )
-            results.put((job, request, result))
-
-
-_senders = _Senders()
 
 
 # --- the dispatcher ----------------------------------------------------------------------------------------
@@ -371,7 +202,7 @@ class Dispatcher:
         self.in_flight_by_profile[job.snapshot.id] += 1
         job.sent_at = time.monotonic()
         self.oldest_in_flight.setdefault(job.snapshot.id, job.sent_at)
-        _senders.submit(job, request, self.results, wanted_threads=min(self.concurrency, self.in_flight + 8))
+        senders.submit(job, request, self.results, wanted_threads=min(self.concurrency, self.in_flight + 8))
 
     # results ------------------------------------------------------------------------------------------
     def collect(self, timeout_s: float) -> int:
