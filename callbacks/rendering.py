@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from callbacks import encryption, signing, templating
@@ -148,11 +149,14 @@ class ProfileSnapshot:
         return self.signing_secrets
 
 
+@lru_cache(maxsize=1024)
+def header_is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_HEADER_WORDS)
+
+
 def headers_redact(headers: dict[str, str]) -> dict[str, str]:
-    return {
-        name: REDACTED if any(word in name.lower() for word in SECRET_HEADER_WORDS) else value
-        for name, value in headers.items()
-    }
+    return {name: REDACTED if header_is_secret(name) else value for name, value in headers.items()}
 
 
 def timestamp_text(moment: datetime) -> str:
