@@ -169,6 +169,14 @@ def test_trigger_calls_one_profile_with_the_given_data(api, account, receiver):
     assert bad.status_code == 400
 
 
+def test_another_accounts_profile_cannot_be_triggered_or_read(other_api, account, receiver):
+    profile = profile_for(account, receiver)
+    base = f"/api/v1/callback-profiles/{profile.pk}"
+    assert other_api.post(f"{base}/trigger/", {"data": {}}, format="json").status_code == 404
+    assert other_api.get(f"{base}/stats/").status_code == 404
+    assert receiver.requests == []
+
+
 def test_stats_come_from_the_rollups(api, account, receiver):
     # given a profile with one delivered, one failed after a retry, over two event types
     profile = profile_for(account, receiver, event_types.MESSAGE_STATUS, event_types.OTP_SENT, retry_schedule_s=[0])

@@ -260,3 +260,23 @@ def test_delivery_failed_is_sent_for_each_failed_attempt(account, receiver):
 def test_outcome_classify_prefers_a_transport_error_over_a_partial_answer():
     result = TransportResult(status=200, error_class="response_timeout")
     assert outcomes.outcome_classify(result, envelope_contract=False, now=clock.now()).kind == outcomes.RETRY
+
+
+def test_a_name_that_rebinds_to_a_private_address_is_refused_when_sending(account, receiver, settings, monkeypatch):
+    # given a profile saved with a public-looking name that now resolves to loopback
+    profile_for(account, None, url=f"http://hooks.rebind.example:{receiver.port}/hooks")
+    settings.CALLBACKS_ALLOW_PRIVATE_NETWORKS = False
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "hooks.rebind.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+
+    # when the event goes out, the connection is refused at connect time and nothing arrives
+    event = emit(account)
+    dispatch_batch(worker_id="test")
+    assert delivery_of(event).last_error_class == "forbidden_address"
+    assert receiver.requests == []
