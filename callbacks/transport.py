@@ -198,17 +198,19 @@ def request_send(
         connection = _connection_get(scheme, host, port, connect_timeout_s)
         if connection.sock is None:
             connection.connect()
+        # Kept here because http.client drops `connection.sock` when the answer ends by closing.
+        sock = connection.sock
         deadline = time.monotonic() + response_timeout_s
-        connection.sock.settimeout(response_timeout_s)
+        sock.settimeout(response_timeout_s)
         connection.request(request.method, target, body=request.body or None, headers=request.headers)
-        connection.sock.settimeout(_remaining(deadline))
+        sock.settimeout(_remaining(deadline))
         response = connection.getresponse()
         result.status = response.status
         result.headers = {name.lower(): value for name, value in response.getheaders()}
         chunks: list[bytes] = []
         received = 0
         while received <= max_body_bytes:
-            connection.sock.settimeout(_remaining(deadline))
+            sock.settimeout(_remaining(deadline))
             # read1: at most one receive per call, so the deadline is checked between the bytes of a drip
             chunk = response.read1(min(READ_CHUNK_BYTES, max_body_bytes + 1 - received))
             if not chunk:
