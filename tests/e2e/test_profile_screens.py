@@ -12,6 +12,12 @@ from tests.e2e.conftest import PHONE, expect, login, shot
 
 pytestmark = pytest.mark.e2e
 
+FIELDS_OUTSIDE_THEIR_CARD = """() => [...document.querySelectorAll("input, select, textarea")].filter((field) => {
+    const card = field.parentElement.closest("fieldset, .module, .cc-card");
+    const box = field.getBoundingClientRect();
+    return card && box.width && box.right > card.getBoundingClientRect().right + 1;
+}).map((field) => field.id)"""
+
 
 def test_configure_a_callback_with_headers_template_encryption_and_events(page, live_server, owner, receiver):
     # given a customer signed in on the dashboard
@@ -164,3 +170,6 @@ def test_screens_fit_a_phone(page, live_server, owner, owner_account):
         width = page.evaluate("document.documentElement.scrollWidth")
         shot(page, name)
         assert width <= PHONE["width"] + 1, f"{path} is {width}px wide on a {PHONE['width']}px screen"
+        # and no field sticks out of its card (cut off at the card's edge)
+        sticking_out = page.evaluate(FIELDS_OUTSIDE_THEIR_CARD)
+        assert sticking_out == [], f"{path}: fields wider than their card: {sticking_out}"
