@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.conf import settings
+from django.urls import reverse
+
 from alerts.failure_classes import failure_class_text
 from alerts.models import Alert
 from callbacks.models import Account, Attempt, CallbackProfile, Delivery
@@ -40,6 +43,11 @@ def url_mask(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
 
 
+def screen_link(url_name: str, *args: Any, query: str = "") -> str:
+    """The absolute address of an admin screen, e.g. a delivery in the delivery log, for links in notices."""
+    return f"{settings.SITE_URL}{reverse(f'admin:{url_name}', args=args)}{query}"
+
+
 def local_time(moment: datetime | None, account: Account) -> str:
     """`moment` in the account's timezone, e.g. "2026-11-23 10:32:00 CET"."""
     if moment is None:
@@ -68,6 +76,10 @@ def failure_notice_context(
     """Everything the failure-notice e-mail shows about one failed callback."""
     text = failure_class_text(failure)
     body = attempt.response_body if attempt else ""
+    status = attempt.response_status if attempt else delivery.last_status_code
+    error = (attempt.error_detail or attempt.error_class) if attempt else delivery.last_error_class
+    if status and error == f"http_{status}":  # the status says it already
+        error = ""
     return {
         "profile": profile,
         "account": profile.account,
@@ -79,13 +91,14 @@ def failure_notice_context(
         "failure": failure,
         "failure_label": text.label,
         "advice": text.advice,
-        "status": attempt.response_status if attempt else delivery.last_status_code,
-        "error": (attempt.error_detail or attempt.error_class) if attempt else delivery.last_error_class,
+        "status": status,
+        "error": error,
         "response_preview": body[:RESPONSE_BODY_PREVIEW_CHARS],
         "response_truncated": len(body) > RESPONSE_BODY_PREVIEW_CHARS,
         "url": url_mask(attempt.request_url if attempt and attempt.request_url else profile.url),
         "method": attempt.request_method if attempt and attempt.request_method else profile.http_method,
         "event_fields": event_fields(delivery.event.payload),
+        "link": screen_link("callbacks_delivery_change", delivery.pk),
     }
 
 

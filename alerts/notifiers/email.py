@@ -22,7 +22,7 @@ def email_send(*, to: list[str], subject: str, template: str, context: dict[str,
     recipients = [address for address in to if address]
     if not recipients:
         return False
-    context = {"site_url": settings.SITE_URL, **context}
+    context = {"site_url": settings.SITE_URL, "link": f"{settings.SITE_URL}/admin/", **context}
     message = EmailMultiAlternatives(
         subject=SUBJECT_PREFIX + subject,
         body=render_to_string(f"emails/{template}.txt", context),

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from alerts.failure_classes import failure_class_text
 from alerts.models import Alert, AlertRecipients
-from alerts.notices import alert_subject, alert_text, failure_notice_context, local_time, url_mask
+from alerts.notices import alert_subject, alert_text, failure_notice_context, local_time, screen_link, url_mask
 from alerts.notifiers.email import email_send
 from alerts.notifiers.telegram import telegram_is_configured, telegram_message_send
 from callbacks import clock
@@ -50,6 +50,7 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
                     "text": text,
                     "fired_at": local_time(alert.fired_at, alert.account),
                     "resolved_at": local_time(alert.resolved_at, alert.account),
+                    "link": screen_link("alerts_configure"),
                 },
             )
         except Exception as error:  # the mail server refused: record it with the alert, like Telegram's failures
@@ -94,6 +95,7 @@ def failure_digest_send(
         )
         if last_attempt
         else None,
+        "link": screen_link("callbacks_delivery_changelist", query=f"?profile={profile.pk}"),
     }
     noun = "failure" if total == 1 else "failures"
     return email_send(
@@ -116,6 +118,7 @@ def profile_abnormal_notice_send(*, profile: CallbackProfile, reason: str) -> bo
             "reason": reason,
             "url": url_mask(profile.url),
             "since": local_time(profile.abnormal_since or clock.now(), profile.account),
+            "link": screen_link("callbacks_callbackprofile_change", profile.pk),
         },
     )
 
@@ -131,5 +134,6 @@ def profile_recovered_notice_send(*, profile: CallbackProfile) -> bool:
             "account": profile.account,
             "url": url_mask(profile.url),
             "at": local_time(clock.now(), profile.account),
+            "link": screen_link("callbacks_callbackprofile_change", profile.pk),
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from alerts.models import FailureNoticeState
@@ -237,3 +238,34 @@ def test_the_html_part_escapes_what_the_endpoint_answered(profile, tasks_inline,
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     assert "<script>alert('x')</script>" in text
+
+
+def test_a_notice_links_to_its_delivery_and_aligns_its_fields(
+    profile, tasks_inline, django_capture_on_commit_callbacks
+):
+    # when a callback fails with HTTP 500 as the engine records it
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = _fail(profile, status=500, failure_class="http_status", body="down")
+        Attempt.objects.filter(delivery=delivery).update(error_class="http_500")
+    # then the notice links to that delivery in the delivery log, says the status once and lines up its fields
+    text, html = _text_and_html(mail.outbox[0])
+    link = f"{settings.SITE_URL}/admin/callbacks/delivery/{delivery.pk}/change/"
+    assert link in text
+    assert f'href="{link}"' in html
+    assert "Response:    HTTP 500\n" in text
+    assert "Mobile:      +14155550123\n" in text
+    assert "Channel:     sms\n" in text
+
+
+def test_the_other_notices_link_to_their_screens(profile, tasks_inline, django_capture_on_commit_callbacks):
+    # when a digest and an abnormal notice are sent
+    from alerts.services.notice_sending import failure_digest_send, profile_abnormal_notice_send
+
+    failure_digest_send(
+        profile=profile, counts={"http_status": 3}, since=clock.now(), until=clock.now(), last_attempt=None
+    )
+    profile_abnormal_notice_send(profile=profile, reason="failing for 5 days")
+    # then the digest opens the profile's deliveries and the abnormal notice the profile's settings
+    digest, abnormal = mail.outbox
+    assert f"{settings.SITE_URL}/admin/callbacks/delivery/?profile={profile.pk}" in digest.body
+    assert f"{settings.SITE_URL}/admin/callbacks/callbackprofile/{profile.pk}/change/" in abnormal.body
