@@ -6,11 +6,10 @@ import contextlib
 import uuid
 import zoneinfo
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import models
 from django.utils import timezone as django_timezone
 
+from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import Account
 from reports import periods
 
@@ -28,28 +27,7 @@ def recipients_parse(value: str | list[str] | tuple[str, ...] | None) -> list[st
 
     Raises ValidationError naming the first address that is not valid, or saying there are too many.
     """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.replace(";", ",").replace("\n", ",").split(",")
-    addresses: list[str] = []
-    seen: set[str] = set()
-    for raw in value:
-        if not isinstance(raw, str):
-            raise ValidationError(f"“{raw}” is not an e-mail address.")
-        address = raw.strip()
-        if not address:
-            continue
-        try:
-            validate_email(address)
-        except ValidationError:
-            raise ValidationError(f"“{address}” is not a valid e-mail address.") from None
-        if address.lower() not in seen:
-            seen.add(address.lower())
-            addresses.append(address)
-    if len(addresses) > MAX_RECIPIENTS:
-        raise ValidationError(f"At most {MAX_RECIPIENTS} addresses; {len(addresses)} were given.")
-    return addresses
+    return email_addresses_parse(value, maximum=MAX_RECIPIENTS)
 
 
 def validate_recipients(value: list[str]) -> None:

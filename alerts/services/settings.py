@@ -6,10 +6,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 
 from alerts.models import MAX_ALERT_EMAILS, AlertRecipients, AlertSettings
+from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import Account
 
 MAX_TIMEOUT_MINUTES = 24 * 60
@@ -69,29 +69,10 @@ def _whole_number(value: Any, *, field: str, label: str, minimum: int, maximum: 
 
 def alert_emails_parse(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """Comma-separated (or listed) addresses, each checked; at most five. Raises ValidationError on `emails`."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        parts = value.replace(";", ",").replace("\n", ",").split(",")
-    elif isinstance(value, list | tuple) and all(isinstance(part, str) for part in value):
-        parts = list(value)
-    else:
-        raise ValidationError({"emails": "Enter the addresses as a comma-separated text or a list of texts."})
-    emails: list[str] = []
-    for part in parts:
-        address = part.strip()
-        if not address or address.lower() in (known.lower() for known in emails):
-            continue
-        try:
-            validate_email(address)
-        except ValidationError:
-            raise ValidationError({"emails": f"“{address}” is not a valid e-mail address."}) from None
-        emails.append(address)
-    if len(emails) > MAX_ALERT_EMAILS:
-        raise ValidationError(
-            {"emails": f"At most {MAX_ALERT_EMAILS} e-mail addresses can receive alerts (got {len(emails)})."}
-        )
-    return emails
+    try:
+        return email_addresses_parse(value, maximum=MAX_ALERT_EMAILS)
+    except ValidationError as error:
+        raise ValidationError({"emails": error.messages}) from None
 
 
 def alert_settings_update(

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 from callbacks import event_types
+from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import CallbackProfile
 from callbacks.network import url_check
 from callbacks.templating import (
@@ -186,19 +186,11 @@ def headers_clean(value: Any, errors: _Errors) -> dict[str, str]:
 
 def emails_clean(value: Any, field: str, errors: _Errors, maximum: int = MAX_NOTICE_EMAILS) -> list[str]:
     """Up to `maximum` e-mail addresses, given as a list or as comma-separated text; names the bad one."""
-    addresses = _split_list(value)
-    if addresses is None:
-        errors.add(field, "Give the addresses as a list or separated by commas.")
+    try:
+        return email_addresses_parse(value, maximum=maximum)
+    except ValidationError as error:
+        errors.add(field, error.messages[0])
         return []
-    cleaned = list(dict.fromkeys(addresses))
-    for address in cleaned:
-        try:
-            validate_email(address)
-        except ValidationError:
-            errors.add(field, f"“{address}” is not a valid e-mail address.")
-    if len(cleaned) > maximum:
-        errors.add(field, f"At most {maximum} addresses ({len(cleaned)} given).")
-    return cleaned
 
 
 def retry_schedule_clean(value: Any, errors: _Errors) -> list[int]:
