@@ -8,7 +8,7 @@ import pytest
 
 from callbacks.models import CallbackProfile
 from callbacks.services.profiles import profile_create
-from tests.e2e.conftest import PHONE, expect, login, shot
+from tests.e2e.conftest import DESKTOP, PHONE, expect, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -17,6 +17,11 @@ FIELDS_OUTSIDE_THEIR_CARD = """() => [...document.querySelectorAll("input, selec
     const box = field.getBoundingClientRect();
     return card && box.width && box.right > card.getBoundingClientRect().right + 1;
 }).map((field) => field.id)"""
+SELECTS_CUTTING_THEIR_TEXT = """() => [...document.querySelectorAll("select")].filter((select) => {
+    const style = getComputedStyle(select);
+    const inside = select.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    return select.offsetParent && inside < parseFloat(style.fontSize) * 1.15;
+}).map((select) => select.id)"""
 
 
 def test_configure_a_callback_with_headers_template_encryption_and_events(page, live_server, owner, receiver):
@@ -173,3 +178,11 @@ def test_screens_fit_a_phone(page, live_server, owner, owner_account):
         # and no field sticks out of its card (cut off at the card's edge)
         sticking_out = page.evaluate(FIELDS_OUTSIDE_THEIR_CARD)
         assert sticking_out == [], f"{path}: fields wider than their card: {sticking_out}"
+
+    # and on a desktop, a long unbroken name wraps and the chosen option of a list shows whole
+    long_name = profile_create(account=owner_account, name="x" * 200, url="http://127.0.0.1:9/long")
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/{long_name.pk}/change/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= DESKTOP["width"] + 1, f"a 200-character name makes the page {width}px wide"
+    assert page.evaluate(SELECTS_CUTTING_THEIR_TEXT) == []
