@@ -188,3 +188,17 @@ def test_large_counts_read_with_thousands_separators(account):
     # then both parts group the digits
     assert "Delivered:     1,234,567" in report_text(report=report)
     assert ">1,234,567<" in report_html_preview(report=report)
+
+
+def test_a_busiest_hour_of_one_callback_reads_in_the_singular(account):
+    # given a day with a single delivery
+    profile = CallbackProfileFactory(account=account, name="Orders")
+    DeliveryStatsFactory(profile=profile, hour=dt.datetime(2026, 6, 10, 3, tzinfo=UTC), delivered=1)
+    period = period_latest(frequency="daily", timezone="UTC", now=dt.datetime(2026, 6, 10, 18, tzinfo=UTC))
+
+    # when the report is built and rendered
+    report = report_build(account=account, period=period, now=period.end)
+
+    # then its busiest hour counts "1 callback", not "1 callbacks"
+    assert "(1 callback)" in report_text(report=report)
+    assert ">1 callback<" in report_html_preview(report=report)
