@@ -40,7 +40,7 @@ MAX_LINGER_S = 10.0
 FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
-MIN_DEFER_S = 0.05
+MIN_DEFER_S = 0.001
 MAX_LOCAL_WAIT_S = 0.5
 MAX_DEFER_S = 600.0
 
@@ -184,10 +184,10 @@ class Dispatcher:
         """How long the profile takes to answer: the running average, or longer while its oldest
         request in flight has been waiting longer than that (a profile that just went slow)."""
         average = self.latency_s.get(profile_id)
+        if average is None:  # not heard back yet
+            return None
         started = self.oldest_in_flight.get(profile_id)
         waited = time.monotonic() - started if started is not None else 0.0
-        if average is None:
-            return waited if waited >= MIN_DEFER_S else None
         return max(average, waited)
 
     def _submit(self, job: Job) -> None:
