@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
+from callbacks.services.profiles import SECRET_FIELDS
 
-SECRET_FIELDS = ("auth_password", "auth_header", "md5_salt", "encryption_key")
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
+# The order the form shows them in; the service decides which fields it accepts.
 EDITABLE_FIELDS = [
     "name",
     "description",
