@@ -165,6 +165,13 @@ def test_screens_fit_a_phone(page, live_server, owner, owner_account):
     page.set_viewport_size(PHONE)
     login(page, live_server, owner)
     shot(page, "07-phone-dashboard")
+    # every screen's tab is in sight without scrolling the navigation sideways
+    tabs_out_of_sight = page.evaluate(
+        """() => [...document.querySelectorAll(".cc-nav a")]
+            .filter((tab) => tab.getBoundingClientRect().right > window.innerWidth)
+            .map((tab) => tab.textContent.trim())"""
+    )
+    assert tabs_out_of_sight == []
 
     # when the list and the form are opened, nothing is wider than the screen
     for path, name in (
