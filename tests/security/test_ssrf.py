@@ -151,3 +151,24 @@ def test_ipv4_mapped_answers_from_the_resolver_are_refused(guarded, monkeypatch)
     # then the connect-time lookup refuses it
     with pytest.raises(ForbiddenAddress):
         host_resolve_checked("mapped.example", 443)
+
+
+def test_the_transport_refuses_a_rebound_name_and_the_local_receiver_gets_nothing(guarded, monkeypatch, receiver):
+    # given a receiver on loopback and a name that answers public first, loopback afterwards
+    from callbacks.rendering import RenderedRequest
+    from callbacks.transport import request_send
+
+    rebinding_resolver(monkeypatch, [["93.184.216.34"], ["127.0.0.1"]])
+    url = f"http://rebind.example:{receiver.port}/hooks"
+    guarded.CALLBACKS_ALLOW_HTTP = True
+    url_check(url)  # saved: the check passes on the public answer
+    # when the engine's transport sends a callback there
+    result = request_send(
+        RenderedRequest(method="POST", url=url, headers={}, body=b"{}", webhook_id="msg_rebind"),
+        connect_timeout_s=2,
+        response_timeout_s=2,
+    )
+    # then the connection is refused before any byte leaves, and nothing reaches the local receiver
+    assert result.status is None
+    assert result.error_class == "forbidden_address"
+    assert receiver.requests == []
