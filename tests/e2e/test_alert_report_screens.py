@@ -176,3 +176,17 @@ def test_reports_frequencies_addresses_and_history_with_chart(page, live_server,
     page.goto(f"{live_server.url}/admin/reports/")
     expect(page.get_by_test_id("report-history")).to_contain_text("No report yet")
     expect(page.locator("#id_recipients")).to_have_value("")
+
+
+def test_configure_events_says_when_no_telegram_bot_is_set_up(page, live_server, owner, settings):
+    # given a server without a Telegram bot
+    settings.TELEGRAM_BOT_USERNAME = ""
+    login(page, live_server, owner)
+    page.locator(".cc-nav").get_by_role("link", name="Configure events").click()
+
+    # when the customer ticks Telegram
+    page.check("#id_telegram")
+
+    # then they read why it cannot work yet instead of getting a START BOT link to no bot
+    expect(page.get_by_test_id("telegram-unavailable")).to_contain_text("Telegram is not set up on this server")
+    expect(page.get_by_test_id("start-bot")).to_have_count(0)
