@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
+from callbacks.services import profile_rules as rules
 from callbacks.services.profiles import SECRET_FIELDS
 
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
@@ -143,6 +144,7 @@ class CallbackProfileForm(forms.ModelForm):
         # A read-only look builds the form without fields: only set up the ones present.
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
+        self._number_limits_show()
         if "http_method" in self.fields:
             self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
         if not self.instance._state.adding:
@@ -155,6 +157,20 @@ class CallbackProfileForm(forms.ModelForm):
             field.widget = SecretInput(is_set=bool(not self.instance._state.adding and getattr(self.instance, name)))
             if not self.instance._state.adding:
                 self.initial[name] = ""
+
+    def _number_limits_show(self) -> None:
+        """Give the number boxes the service's limits, so the browser tells the range as it is typed."""
+        limits = {
+            "batch_max_size": rules.BATCH_SIZE_RANGE,
+            "batch_max_wait_ms": rules.BATCH_WAIT_MS_RANGE,
+            "max_in_flight": rules.MAX_IN_FLIGHT_RANGE,
+            "connect_timeout_s": (None, rules.CONNECT_TIMEOUT_S_MAX),
+            "response_timeout_s": (None, rules.RESPONSE_TIMEOUT_S_MAX),
+        }
+        for name, (low, high) in limits.items():
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs.update({"max": high} if low is None else {"min": low, "max": high})
 
     def _post_clean(self) -> None:
         """The model's rules are the service's: nothing is checked or assigned here."""

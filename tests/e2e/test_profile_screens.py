@@ -193,3 +193,10 @@ def test_screens_fit_a_phone(page, live_server, owner, owner_account):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= DESKTOP["width"] + 1, f"a 200-character name makes the page {width}px wide"
     assert page.evaluate(SELECTS_CUTTING_THEIR_TEXT) == []
+
+    # and the number boxes know the service's limits, so the browser tells the range before sending
+    page.locator("fieldset.collapse summary").click()
+    page.fill("#id_max_in_flight", "0")
+    page.fill("#id_connect_timeout_s", "45")
+    assert page.eval_on_selector("#id_max_in_flight", "box => box.validity.rangeUnderflow")
+    assert page.eval_on_selector("#id_connect_timeout_s", "box => box.validity.rangeOverflow")
