@@ -70,3 +70,23 @@ def test_every_screen_of_another_account_answers_404(client, viewer_setup):
     # and switching to that account is refused the same way
     assert client.post("/admin/account/switch/", {"account": str(membership.account.pk)}).status_code == 404
     assert CallbackProfile.objects.get().status == "enabled"
+
+
+def test_refusals_and_missing_pages_say_why_and_lead_back(client, viewer_setup):
+    # given a viewer
+    membership, profile = viewer_setup
+    client.force_login(membership.user)
+
+    # when they open a form they may not use, and a page of no profile
+    refused = client.get("/admin/callbacks/callbackprofile/add/")
+    missing = client.get("/admin/callbacks/callbackprofile/00000000-0000-0000-0000-000000000000/change/")
+
+    # then each page says what happened in words and links back to the dashboard
+    assert refused.status_code == 403
+    assert "a viewer of an account can look but not change" in refused.content.decode()
+    assert missing.status_code == 404
+    assert "switch to the right one" in missing.content.decode()
+    for page in (refused, missing):
+        assert '<a href="/admin/">Back to the dashboard</a>' in page.content.decode()
+    # and the API still answers JSON
+    assert client.get("/api/v1/nope/").json() == {"detail": "Not found."}
