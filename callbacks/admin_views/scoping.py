@@ -8,6 +8,7 @@ Another account's object answers 404, never a page that confirms it exists.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
@@ -90,8 +91,29 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         found = super().get_object(request, object_id, from_field)
+        if found is None and request.method == "GET" and not request.user.is_superuser:
+            found = self._object_of_another_own_account(request, object_id)
         if found is None:
             raise Http404("Not found.")
+        return found
+
+    def _object_of_another_own_account(self, request: HttpRequest, object_id: str):
+        """The object when it belongs to another account of the user, which becomes the current one.
+
+        A link from an e-mail (a failed delivery, say) then opens whichever of the user's accounts
+        is chosen in the header; objects of accounts the user is no member of stay a 404.
+        """
+        try:
+            self.model._meta.get_field(self.account_field)
+            found = (
+                self.model._default_manager.filter(**{f"{self.account_field}__in": accounts_for_user(request.user)})
+                .filter(pk=object_id)
+                .first()
+            )
+        except (FieldDoesNotExist, ValidationError, ValueError):
+            return None
+        if found is not None:
+            account_choose(request, str(getattr(found, f"{self.account_field}_id")))
         return found
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -74,7 +74,7 @@ def test_every_screen_of_another_account_answers_404(client, viewer_setup):
 
 def test_refusals_and_missing_pages_say_why_and_lead_back(client, viewer_setup):
     # given a viewer
-    membership, profile = viewer_setup
+    membership, _profile = viewer_setup
     client.force_login(membership.user)
 
     # when they open a form they may not use, and a page of no profile
@@ -90,3 +90,25 @@ def test_refusals_and_missing_pages_say_why_and_lead_back(client, viewer_setup):
         assert '<a href="/admin/">Back to the dashboard</a>' in page.content.decode()
     # and the API still answers JSON
     assert client.get("/api/v1/nope/").json() == {"detail": "Not found."}
+
+
+def test_a_link_to_another_of_ones_accounts_opens_it(client, viewer_setup):
+    # given a user in two accounts, working in the other one, and a delivery of the first
+    membership, _profile = viewer_setup
+    delivery = Delivery.objects.get()
+    other = MembershipFactory(user=membership.user, account=AccountFactory(name="AAA first"), role="owner").account
+    client.force_login(membership.user)
+    client.post("/admin/account/switch/", {"account": str(other.pk)})
+
+    # when they open the delivery's link (from a failure notice, say)
+    page = client.get(f"/admin/callbacks/delivery/{delivery.pk}/change/")
+
+    # then it opens, and the screens now act for the delivery's account
+    assert page.status_code == 200
+    assert str(delivery.pk) in page.content.decode()
+    assert client.session["callback_center_account_id"] == str(membership.account.pk)
+    # while an address of no profile, or another kind of screen, still answers 404
+    assert (
+        client.get("/admin/callbacks/callbackprofile/00000000-0000-0000-0000-000000000000/change/").status_code == 404
+    )
+    assert client.get("/admin/callbacks/account/00000000-0000-0000-0000-000000000000/change/").status_code == 404
