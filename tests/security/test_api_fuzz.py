@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,7 +36,18 @@ CHECKS = [
 
 
 @pytest.fixture
-def valid_key(account) -> str:
+def connections_kept():
+    """The app is called as a WSGI application, whose request signals would close the test's
+    database connection (as Django's own test client prevents): keep it open meanwhile."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def valid_key(account, connections_kept) -> str:
     # Objects to find, so that detail operations meet real rows as well as unknown ids.
     profile = CallbackProfileFactory(account=account)
     profile.event_types.set([event_types.MESSAGE_STATUS])
