@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from callbacks import clock
+from callbacks import clock, sql
 from callbacks.claiming import EventCache, ProfileCache, deliveries_claim, due_work_exists, next_due_at
 from callbacks.models import CallbackProfile
 from callbacks.recording import ClaimedRow, Job, Recorder
@@ -98,6 +98,7 @@ class Dispatcher:
             and len(self.waiting[profile_id]) >= self._allowed(profile_id)
         )
         with transaction.atomic():
+            sql.commit_without_waiting_for_disk()
             self.recorder.flush(announce=False)
             rows = deliveries_claim(
                 worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s, skip_profiles=saturated

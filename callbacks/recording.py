@@ -197,6 +197,7 @@ class Recorder:
         disabled: list[health.Disabled] = []
         try:
             with transaction.atomic():
+                sql.commit_without_waiting_for_disk()
                 with connection.cursor() as cursor:
                     if attempts:
                         # A delivery deleted meanwhile (its profile was) keeps the batch from failing.
