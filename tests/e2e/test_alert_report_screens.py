@@ -18,7 +18,7 @@ from reports.services import report_settings_update
 from reports.services.sending import reports_send_due
 from tests.alerts import conftest as alerts_fixtures
 from tests.alerts.fake_telegram import BOT_USERNAME
-from tests.e2e.conftest import expect, login, shot
+from tests.e2e.conftest import PHONE, expect, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -190,3 +190,23 @@ def test_configure_events_says_when_no_telegram_bot_is_set_up(page, live_server,
     # then they read why it cannot work yet instead of getting a START BOT link to no bot
     expect(page.get_by_test_id("telegram-unavailable")).to_contain_text("Telegram is not set up on this server")
     expect(page.get_by_test_id("start-bot")).to_have_count(0)
+
+    # and on a phone each box sits beside its words, and nothing runs past the edge of its card
+    page.set_viewport_size(PHONE)
+    page.reload()
+    shot(page, "34-phone-configure-events")
+    gaps = page.evaluate(
+        """() => [...document.querySelectorAll("label.cc-inline")].map((label) => {
+            const words = document.createRange();
+            words.selectNodeContents(label.querySelector("strong"));
+            const box = label.querySelector("input").getBoundingClientRect();  // stretched, it draws its tick mid-row
+            return words.getBoundingClientRect().left - (box.left + box.width / 2);
+        })"""
+    )
+    assert gaps and all(0 <= gap < 24 for gap in gaps), gaps
+    sticking_out = page.evaluate(
+        """() => [...document.querySelectorAll(".form-row > *")].filter((part) =>
+            part.getBoundingClientRect().right > part.closest("fieldset").getBoundingClientRect().right + 1
+        ).map((part) => part.textContent.trim().slice(0, 40))"""
+    )
+    assert sticking_out == []
