@@ -146,6 +146,15 @@ class MembershipAdmin(AccountScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
+    def save_model(self, request, obj, form, change) -> None:
+        """A member signs in to the screens, which only staff users may: make the user staff if needed."""
+        super().save_model(request, obj, form, change)
+        user = obj.user
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+            self.message_user(request, f"“{user.get_username()}” can now sign in to the screens (made staff).")
+
 
 class ApiKeyCreateForm(forms.ModelForm):
     """Creating a key goes through `api_key_create`; the full key is shown once afterwards."""

@@ -112,3 +112,27 @@ def test_a_link_to_another_of_ones_accounts_opens_it(client, viewer_setup):
         client.get("/admin/callbacks/callbackprofile/00000000-0000-0000-0000-000000000000/change/").status_code == 404
     )
     assert client.get("/admin/callbacks/account/00000000-0000-0000-0000-000000000000/change/").status_code == 404
+
+
+def test_making_a_user_a_member_lets_them_sign_in(client, db):
+    # given an operator, an account and a user just created under Users (not staff: Django's default)
+    from django.contrib.auth.models import User
+
+    operator = User.objects.create_superuser("operator", "op@example.com", "pw-operator-1")
+    account = AccountFactory(name="Initech")
+    newcomer = User.objects.create_user("newcomer", "new@example.com", "pw-newcomer-1")
+    client.force_login(operator)
+
+    # when the operator adds them as a member of the account
+    added = client.post(
+        "/admin/callbacks/membership/add/", {"user": newcomer.pk, "account": account.pk, "role": "admin"}, follow=True
+    )
+
+    # then they are told, and the newcomer can sign in and sees the account's dashboard
+    assert "can now sign in to the screens" in added.content.decode()
+    client.logout()
+    signed_in = client.post(
+        "/admin/login/?next=/admin/", {"username": "newcomer", "password": "pw-newcomer-1"}, follow=True
+    )
+    assert signed_in.request["PATH_INFO"] == "/admin/"
+    assert "Initech" in signed_in.content.decode()
