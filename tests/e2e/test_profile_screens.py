@@ -194,6 +194,15 @@ def test_screens_fit_a_phone(page, live_server, owner, owner_account):
     assert width <= DESKTOP["width"] + 1, f"a 200-character name makes the page {width}px wide"
     assert page.evaluate(SELECTS_CUTTING_THEIR_TEXT) == []
 
+    # and a short list ends where its rows end, without an empty card below
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
+    empty_below = page.evaluate(
+        """() => document.querySelector("#changelist").getBoundingClientRect().bottom - Math.max(
+            ...[...document.querySelector("#changelist").children].map((part) => part.getBoundingClientRect().bottom))"""
+    )
+    assert empty_below < 4, f"{empty_below}px of empty card under the list"
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/{long_name.pk}/change/")
+
     # and the number boxes know the service's limits, so the browser tells the range before sending
     page.locator("fieldset.collapse summary").click()
     page.fill("#id_max_in_flight", "0")
