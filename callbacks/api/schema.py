@@ -31,6 +31,7 @@ ERROR_DESCRIPTIONS = {
     "401": "No API key, or an invalid, expired or revoked one.",
     "403": "The API key lacks the scope this request needs.",
     "404": "Not found (or another account's).",
+    "415": "The body's media type is not one the operation reads, or the body cannot be read as it.",
     "429": "Too many failed authentications from this address.",
 }
 
@@ -46,6 +47,8 @@ def error_responses_document(result: dict, generator, request, public) -> dict:
             codes = ["400", "401", "403", "429"]
             if "{" in path:
                 codes.append("404")
+            if "requestBody" in operation:
+                codes.append("415")
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code], "content": reference})
