@@ -195,7 +195,7 @@ def test_screens_fit_a_phone(page, live_server, owner, owner_account):
     assert page.evaluate(SELECTS_CUTTING_THEIR_TEXT) == []
 
     # and a short list ends where its rows end, without an empty card below
-    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
+    page.goto(f"{live_server.url}/admin/callbacks/membership/")
     empty_below = page.evaluate(
         """() => document.querySelector("#changelist").getBoundingClientRect().bottom - Math.max(
             ...[...document.querySelector("#changelist").children].map((part) => part.getBoundingClientRect().bottom))"""
