@@ -30,6 +30,11 @@ def status_mark(state: str, label: str | None = None) -> str:
 ACCOUNT_FIELDS = ["name", "timezone", "admin_email", "balance_usd", "platform_account_id", "platform_api_key"]
 
 
+def moment_shown(moment, *, none: str = "") -> str:
+    """A time as every screen shows it, "2026-11-23 09:30" (UTC, like the delivery log)."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else none
+
+
 class AccountForm(forms.ModelForm):
     """Account changes go through `callbacks.services.accounts`; its errors show beside the fields."""
 
@@ -81,7 +86,12 @@ class AccountForm(forms.ModelForm):
 
 class AccountAdmin(AccountScopedAdmin):
     form = AccountForm
-    list_display = ["name", "timezone", "admin_email", "balance_usd", "created_at"]
+    list_display = ["name", "timezone", "admin_email", "balance_usd", "created"]
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Account) -> str:
+        return moment_shown(obj.created_at)
+
     search_fields = ["name", "admin_email", "platform_account_id"]
 
     def get_queryset(self, request: HttpRequest):
@@ -128,7 +138,11 @@ class AccountAdmin(AccountScopedAdmin):
 
 
 class MembershipAdmin(AccountScopedAdmin):
-    list_display = ["user", "account", "role", "created_at"]
+    list_display = ["user", "account", "role", "created"]
+
+    @admin.display(description="Member since", ordering="created_at")
+    def created(self, obj) -> str:
+        return moment_shown(obj.created_at)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         return super().changelist_view(request, {"title": "Members", **(extra_context or {})})
@@ -199,9 +213,9 @@ class ApiKeyAdmin(AccountScopedAdmin):
         "key_name",
         "prefix_shown",
         "scopes_shown",
-        "created_at",
+        "created",
         "last_used",
-        "expires_at",
+        "expires",
         "state",
         "row_actions",
     ]
@@ -221,9 +235,17 @@ class ApiKeyAdmin(AccountScopedAdmin):
     def scopes_shown(self, obj: ApiKey) -> str:
         return format_html_join(" ", '<span class="cc-method">{}</span>', ((scope,) for scope in obj.scopes))
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: ApiKey) -> str:
+        return moment_shown(obj.created_at)
+
     @admin.display(description="Last used", ordering="last_used_at")
     def last_used(self, obj: ApiKey) -> str:
-        return obj.last_used_at.strftime("%Y-%m-%d %H:%M") if obj.last_used_at else "Never"
+        return moment_shown(obj.last_used_at, none="Never")
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, obj: ApiKey) -> str:
+        return moment_shown(obj.expires_at, none="Never")
 
     @admin.display(description="Status")
     def state(self, obj: ApiKey) -> str:

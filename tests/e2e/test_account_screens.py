@@ -46,6 +46,9 @@ def test_api_key_is_shown_once_listed_and_revoked(page, live_server, owner, owne
     expect(row).to_contain_text(key.prefix)
     expect(row).to_contain_text("read")
     expect(row).to_contain_text("Active")
+    # with its times written as the delivery log writes them
+    expect(row).to_contain_text(key.created_at.strftime("%Y-%m-%d %H:%M"))
+    expect(row).to_contain_text(key.expires_at.strftime("%Y-%m-%d %H:%M"))
     shot(page, "12-api-keys")
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator(".messagelist")).to_contain_text("revoked")
