@@ -38,8 +38,29 @@ class DashboardPanel:
     order: int
 
 
+SIGN_IN_ERRORS = {
+    "invalid_login": "The user name or password is not right (both are case-sensitive).",
+    "inactive": "This user may not sign in. Ask your operator.",
+}
+
+
 class CallbackCenterAdminSite(admin.AdminSite):
     site_header = "Callback Center"
+
+    @property
+    def login_form(self):
+        """The admin's sign-in form, in words a customer understands ("staff account" means nothing to them).
+
+        Built on first use: the auth forms import models, which are not ready when this module loads.
+        """
+        from django.contrib.admin.forms import AdminAuthenticationForm
+
+        return type(
+            "SignInForm",
+            (AdminAuthenticationForm,),
+            {"error_messages": {**AdminAuthenticationForm.error_messages, **SIGN_IN_ERRORS}},
+        )
+
     site_title = "Callback Center"
     index_title = "Dashboard"
     index_template = "admin/callback_center/dashboard.html"

@@ -136,3 +136,17 @@ def test_making_a_user_a_member_lets_them_sign_in(client, db):
     )
     assert signed_in.request["PATH_INFO"] == "/admin/"
     assert "Initech" in signed_in.content.decode()
+
+
+def test_a_wrong_password_is_told_without_admin_jargon(client, viewer_setup):
+    # given a member of an account
+    membership, _profile = viewer_setup
+    membership.user.set_password("pw-right-1")
+    membership.user.save()
+
+    # when they sign in with a wrong password
+    page = client.post("/admin/login/?next=/admin/", {"username": membership.user.username, "password": "wrong"})
+
+    # then they read what is wrong, not that they need a "staff account"
+    assert "The user name or password is not right" in page.content.decode()
+    assert "staff account" not in page.content.decode()
