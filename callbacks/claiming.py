@@ -25,7 +25,7 @@ EVENT_CACHE_SIZE = 1024
 EVENT_CACHE_MAX_PAYLOAD_BYTES = 16 * 1024  # with the size: at most ~16 MB of cached payloads
 
 
-def _claim_statement(excluded: int = 0) -> str:
+def _due_statement(excluded: int = 0) -> str:
     table = Delivery._meta.db_table
     # The state is a literal, not a parameter, so SQLite can use the partial index `delivery_due`.
     skip = f" AND profile_id NOT IN ({sql.placeholders(excluded)})" if excluded else ""
@@ -35,8 +35,14 @@ def _claim_statement(excluded: int = 0) -> str:
     )
     if sql.is_postgresql():
         due += " FOR UPDATE SKIP LOCKED"
+    return due
+
+
+def _lease_statement(count: int) -> str:
+    table = Delivery._meta.db_table
     return (
-        f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = %s, leased_by = %s WHERE id IN ({due})"  # noqa: S608
+        f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = %s, leased_by = %s"  # noqa: S608
+        f" WHERE id IN ({sql.placeholders(count)})"
         " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at"
     )
 
@@ -44,14 +50,21 @@ def _claim_statement(excluded: int = 0) -> str:
 def deliveries_claim(
     *, worker_id: str, limit: int, now: datetime, lease_s: float, skip_profiles: tuple = ()
 ) -> list[ClaimedRow]:
-    """Lease up to `limit` due deliveries to `worker_id`; each is due again when the lease ends.
-    `skip_profiles`: profiles this worker cannot send more to just now (their slots are full)."""
+    """Lease up to `limit` due deliveries to `worker_id`, earliest due first; each is due again when
+    the lease ends. `skip_profiles`: profiles this worker cannot send more to just now (slots full)."""
     lease_end = sql.datetime_param(now + timedelta(seconds=lease_s))
     skipped = [sql.uuid_param(profile_id) for profile_id in skip_profiles]
-    parameters = [lease_end, lease_end, worker_id, sql.datetime_param(now), *skipped, limit]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_claim_statement(len(skipped)), parameters)
+        # Two statements rather than UPDATE … WHERE id IN (SELECT …): RETURNING gives rows in no
+        # particular order, and the due order is what keeps a backlog draining oldest first.
+        cursor.execute(_due_statement(len(skipped)), [sql.datetime_param(now), *skipped, limit])
+        due_ids = [row[0] for row in cursor.fetchall()]
+        if not due_ids:
+            return []
+        cursor.execute(_lease_statement(len(due_ids)), [lease_end, lease_end, worker_id, *due_ids])
         fetched = cursor.fetchall()
+    due_rank = {str(delivery_id): rank for rank, delivery_id in enumerate(due_ids)}
+    fetched.sort(key=lambda row: due_rank[str(row[0])])
     return [
         ClaimedRow(
             id=sql.uuid_value(row[0]),

@@ -168,9 +168,13 @@ class Dispatcher:
         """A profile found slower than thought gives back what waits here beyond its allowance."""
         for profile_id, jobs in self.waiting.items():
             surplus = len(jobs) - self._allowed(profile_id)
-            for _ in range(max(0, surplus)):
-                self.waiting_count -= 1
-                self._defer(jobs.pop(), now)
+            if surplus <= 0:
+                continue
+            # The latest-due jobs leave, and go back in their due order.
+            shed = [jobs.pop() for _ in range(surplus)]
+            self.waiting_count -= surplus
+            for job in reversed(shed):
+                self._defer(job, now)
 
     def _allowed(self, profile_id: Any) -> int:
         """How many of a profile's jobs may wait here for a slot: what its slots get through in
