@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 .env:
-	$(PYTHON) -m config.envfile .env
+	$(PYTHON) -m config.envfile .env http://$(HOST):$(PORT)
 
 # Debian packages the browser tests and the benchmark use (installed only when missing).
 system-packages:

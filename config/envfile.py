@@ -18,7 +18,7 @@ SECRET_KEY={secret_key}
 FIELD_ENCRYPTION_KEYS={field_key}
 DEBUG=false
 ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
-SITE_URL=http://127.0.0.1:8000
+SITE_URL={site_url}
 # CALLBACKS_ALLOW_HTTP=false
 # CALLBACKS_ALLOW_PRIVATE_NETWORKS=false
 # DATABASE_URL=postgres://user:password@127.0.0.1:5432/callbacks
@@ -30,7 +30,7 @@ SITE_URL=http://127.0.0.1:8000
 """
 
 
-def envfile_write(path: Path) -> bool:
+def envfile_write(path: Path, *, site_url: str = "http://127.0.0.1:8000") -> bool:
     """Write a fresh `.env` at `path` unless one exists; returns whether it wrote one."""
     if path.exists():
         return False
@@ -38,6 +38,7 @@ def envfile_write(path: Path) -> bool:
         secret_key=secrets.token_urlsafe(50),
         field_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         telegram_secret=secrets.token_urlsafe(32),
+        site_url=site_url,
     )
     path.write_text(content)
     path.chmod(0o600)
@@ -46,5 +47,6 @@ def envfile_write(path: Path) -> bool:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else ".env")
-    if envfile_write(target):
+    address = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:8000"
+    if envfile_write(target, site_url=address):
         print(f"Wrote {target} with fresh secrets. Keep it: it holds the key to every stored secret.")

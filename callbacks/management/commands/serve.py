@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 STOP_GRACE_S = 15
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class Command(BaseCommand):
@@ -35,6 +37,11 @@ class Command(BaseCommand):
         cluster = [python, "manage.py", "qcluster"]
         children = [subprocess.Popen(web, cwd=settings.BASE_DIR), subprocess.Popen(cluster, cwd=settings.BASE_DIR)]
         self.stdout.write(self.style.SUCCESS(f"Callback Center on http://{host}:{port}/admin/  (Ctrl-C stops)"))
+        site = urlsplit(settings.SITE_URL)
+        if site.hostname in LOCAL_HOSTS and (site.port or 80) != port:
+            self.stdout.write(
+                self.style.WARNING(f"SITE_URL is {settings.SITE_URL}: links in e-mails will not reach this server.")
+            )
 
         stopping = False
 
