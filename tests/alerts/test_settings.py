@@ -92,4 +92,6 @@ def test_more_than_five_emails_are_refused(account):
 def test_emails_of_the_wrong_shape_are_refused_not_crashed_on(account, value):
     with pytest.raises(ValidationError) as error:
         alert_settings_update(account=account, emails=value)
-    assert error.value.message_dict["emails"] == ["Give the addresses as text separated by commas, or as a list of texts."]
+    assert error.value.message_dict["emails"] == [
+        "Give the addresses as text separated by commas, or as a list of texts."
+    ]
