@@ -12,7 +12,10 @@ class TelegramBindingSerializer(serializers.Serializer):
     chat = serializers.CharField(source="chat_label", help_text="Who is bound (@user or name).")
     bound_at = serializers.DateTimeField(allow_null=True)
     bot_username = serializers.CharField()
-    start_link = serializers.URLField(help_text="https://t.me/<bot>?start=<token>: open it to bind a chat.")
+    start_link = serializers.URLField(
+        allow_null=True,
+        help_text="https://t.me/<bot>?start=<token>: open it to bind a chat; null while no bot is configured.",
+    )
     token_expires_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -31,11 +31,14 @@ class TelegramBindingState:
     chat_label: str
     bound_at: datetime | None
     bot_username: str
-    start_link: str
+    start_link: str | None
     token_expires_at: datetime | None
 
 
-def _start_link(token: str) -> str:
+def _start_link(token: str) -> str | None:
+    """None while no bot is configured: a link without a bot name leads nowhere."""
+    if not settings.TELEGRAM_BOT_USERNAME:
+        return None
     return f"https://t.me/{settings.TELEGRAM_BOT_USERNAME}?start={token}"
 
 
@@ -44,7 +47,7 @@ def _token_issue(recipients: AlertRecipients, *, now: datetime) -> None:
     recipients.telegram_token_expires_at = now + TOKEN_LIFETIME
 
 
-def telegram_binding_link(*, account: Account, now: datetime | None = None) -> str:
+def telegram_binding_link(*, account: Account, now: datetime | None = None) -> str | None:
     """The START BOT link `https://t.me/<bot>?start=<token>`; a new token when there is none valid."""
     now = now or clock.now()
     with transaction.atomic():
@@ -56,7 +59,7 @@ def telegram_binding_link(*, account: Account, now: datetime | None = None) -> s
     return _start_link(recipients.telegram_token)
 
 
-def telegram_binding_reacquire(*, account: Account, now: datetime | None = None) -> str:
+def telegram_binding_reacquire(*, account: Account, now: datetime | None = None) -> str | None:
     """Unbind the current chat and issue a new token; returns the new START BOT link."""
     now = now or clock.now()
     with transaction.atomic():

@@ -22,6 +22,16 @@ def test_get_shows_thresholds_receivers_and_the_start_bot_link(api, settings):
     assert body["telegram"]["start_link"].startswith(f"https://t.me/{settings.TELEGRAM_BOT_USERNAME}?start=")
 
 
+def test_the_start_bot_link_is_null_while_no_bot_is_configured(api, settings):
+    # given a server without a Telegram bot
+    settings.TELEGRAM_BOT_USERNAME = ""
+    # when the alert settings are read
+    body = api.get("/api/v1/alert-settings/").json()
+    # then no link to a nameless bot is offered
+    assert body["telegram"]["start_link"] is None
+    assert body["telegram"]["bound"] is False
+
+
 def test_put_changes_settings_and_emails(api):
     response = api.put(
         "/api/v1/alert-settings/",
