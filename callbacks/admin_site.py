@@ -8,6 +8,8 @@ never imports them.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone as django_timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -92,6 +95,25 @@ class CallbackCenterAdminSite(admin.AdminSite):
         if not (user.is_active and user.is_staff):
             return False
         return user.is_superuser or accounts_for_user(user).exists()
+
+    def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
+        """Every screen shows times in the current account's time zone, as its e-mails and reports do."""
+        protected = super().admin_view(view, cacheable)
+
+        @functools.wraps(protected)
+        def in_account_timezone(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            from callbacks.admin_views.scoping import account_current
+
+            account = account_current(request) if request.user.is_authenticated else None
+            if account is None:
+                return protected(request, *args, **kwargs)
+            with django_timezone.override(zoneinfo.ZoneInfo(account.timezone)):
+                response = protected(request, *args, **kwargs)
+                if isinstance(response, TemplateResponse) and not response.is_rendered:
+                    response.render()  # a template response renders later: do it in the zone
+            return response
+
+        return in_account_timezone
 
     def get_urls(self):
         own = [

@@ -31,7 +31,7 @@ ACCOUNT_FIELDS = ["name", "timezone", "admin_email", "balance_usd", "platform_ac
 
 
 def moment_shown(moment, *, none: str = "") -> str:
-    """A time as every screen shows it, "2026-11-23 09:30" (UTC, like the delivery log)."""
+    """A time as every screen shows it, "2026-11-23 09:30", in the current account's time zone."""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else none
 
 
