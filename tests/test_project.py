@@ -28,3 +28,17 @@ def test_openapi_schema_is_served_without_authentication(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"Callback Center API" in response.content
+
+
+def test_envfile_is_written_once_with_fresh_secrets_and_the_served_address(tmp_path):
+    from config.envfile import envfile_write
+
+    # given no .env / when make run writes one for the address it serves on
+    target = tmp_path / ".env"
+    assert envfile_write(target, site_url="http://127.0.0.1:8237") is True
+    first = target.read_text()
+    # then links in e-mails point there, and a second run keeps the file (and its keys) as it was
+    assert "SITE_URL=http://127.0.0.1:8237" in first
+    assert "FIELD_ENCRYPTION_KEYS=" in first and "SECRET_KEY=" in first
+    assert envfile_write(target, site_url="http://127.0.0.1:9999") is False
+    assert target.read_text() == first
