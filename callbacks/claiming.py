@@ -9,7 +9,8 @@ index `delivery_due`.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ def _due_statement(excluded: int = 0) -> str:
     # The state is a literal, not a parameter, so SQLite can use the partial index `delivery_due`.
     skip = f" AND profile_id NOT IN ({sql.placeholders(excluded)})" if excluded else ""
     due = (
-        f"SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s{skip}"  # noqa: S608
+        f"SELECT id, profile_id, next_attempt_at FROM {table} WHERE state = 'pending' AND next_attempt_at <= %s{skip}"  # noqa: S608
         " ORDER BY next_attempt_at LIMIT %s"
     )
     if sql.is_postgresql():
@@ -48,23 +49,33 @@ def _lease_statement(count: int) -> str:
 
 
 def deliveries_claim(
-    *, worker_id: str, limit: int, now: datetime, lease_s: float, skip_profiles: tuple = ()
+    *,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_s: float,
+    skip_profiles: tuple = (),
+    room_for: Callable[[set[Any]], dict[Any, int]] | None = None,
 ) -> list[ClaimedRow]:
     """Lease up to `limit` due deliveries to `worker_id`, earliest due first; each is due again when
-    the lease ends. `skip_profiles`: profiles this worker cannot send more to just now (slots full)."""
+    the lease ends. `skip_profiles`: profiles this worker cannot send more to just now (slots full).
+    `room_for(profile_ids)`: how many deliveries each profile can take now; the rest stay as they
+    are, due in their place, so a busy profile's backlog still goes out oldest first."""
     lease_end = sql.datetime_param(now + timedelta(seconds=lease_s))
     skipped = [sql.uuid_param(profile_id) for profile_id in skip_profiles]
     with transaction.atomic(), connection.cursor() as cursor:
         # Two statements rather than UPDATE … WHERE id IN (SELECT …): RETURNING gives rows in no
         # particular order, and the due order is what keeps a backlog draining oldest first.
         cursor.execute(_due_statement(len(skipped)), [sql.datetime_param(now), *skipped, limit])
-        due_ids = [row[0] for row in cursor.fetchall()]
-        if not due_ids:
+        due = cursor.fetchall()
+        if room_for is not None and due:
+            due = _within_room(due, room_for({sql.uuid_value(row[1]) for row in due}))
+        if not due:
             return []
-        cursor.execute(_lease_statement(len(due_ids)), [lease_end, lease_end, worker_id, *due_ids])
+        cursor.execute(_lease_statement(len(due)), [lease_end, lease_end, worker_id, *(row[0] for row in due)])
         fetched = cursor.fetchall()
-    due_rank = {str(delivery_id): rank for rank, delivery_id in enumerate(due_ids)}
-    fetched.sort(key=lambda row: due_rank[str(row[0])])
+    due_rank = {str(row[0]): (rank, row[2]) for rank, row in enumerate(due)}
+    fetched.sort(key=lambda row: due_rank[str(row[0])][0])
     return [
         ClaimedRow(
             id=sql.uuid_value(row[0]),
@@ -75,9 +86,22 @@ def deliveries_claim(
             event_type=row[4],
             attempt_count=row[5],
             created_at=sql.datetime_value(row[6]),
+            due_at_param=due_rank[str(row[0])][1],
         )
         for row in fetched
     ]
+
+
+def _within_room(due: list[tuple], room: dict[Any, int]) -> list[tuple]:
+    """The due rows, earliest first, each profile's cut to the room it has."""
+    taken: dict[Any, int] = defaultdict(int)
+    kept = []
+    for row in due:
+        profile_id = sql.uuid_value(row[1])
+        if taken[profile_id] < room.get(profile_id, 0):
+            taken[profile_id] += 1
+            kept.append(row)
+    return kept
 
 
 def due_work_exists(*, now: datetime) -> bool:

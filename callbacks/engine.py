@@ -1,10 +1,11 @@
 """The delivery engine: claim due deliveries with a lease, send them concurrently, record outcomes.
 
 Work is claimed, not assigned (see `claiming`): a claimed row is due again only if its worker dies,
-when its lease ends. Requests go out on a pool of sender threads (about 100 in
-flight per worker, at most `max_in_flight` per profile); a busy profile's surplus is put back for
-later instead of waiting here, so a slow endpoint never holds up the others. Outcomes are written in
-bulk (see `recording`). Memory stays bounded: a worker holds at most `concurrency` requests.
+when its lease ends. Requests go out on a pool of sender threads (about 100 in flight per worker, at
+most `max_in_flight` per profile). A claim takes of each profile only what it has room for and leaves
+the rest due in their place, so a slow endpoint never holds up the others and a backlog still goes
+out oldest first. Outcomes are written in bulk (see `recording`). Memory stays bounded: a worker
+holds at most `concurrency` requests.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ MAX_LINGER_S = 10.0
 FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
-MIN_DEFER_S = 0.001
 MAX_LOCAL_WAIT_S = 0.5
-MAX_DEFER_S = 600.0
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -72,7 +71,6 @@ class Dispatcher:
         self.waiting: dict[Any, deque[Job]] = defaultdict(deque)
         self.waiting_count = 0
         self.latency_s: dict[Any, float] = {}
-        self.deferred_until: dict[Any, datetime] = {}
         self.oldest_in_flight: dict[Any, float] = {}
         self.limits: dict[Any, int] = {}
         self._first_unflushed: float | None = None
@@ -90,18 +88,18 @@ class Dispatcher:
         """Claim and hand out up to `limit` deliveries. Buffered outcomes are written in the same
         transaction: on SQLite every write transaction queues behind the others, producers included."""
         now = clock.now()
-        self._shed_waiting(now)
-        saturated = tuple(
-            profile_id
-            for profile_id, limit in self.limits.items()
-            if self.in_flight_by_profile[profile_id] >= limit
-            and len(self.waiting[profile_id]) >= self._allowed(profile_id)
-        )
+        self._shed_waiting()
+        saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
             sql.commit_without_waiting_for_disk()
             self.recorder.flush(announce=False)
             rows = deliveries_claim(
-                worker_id=self.worker_id, limit=limit, now=now, lease_s=self.lease_s, skip_profiles=saturated
+                worker_id=self.worker_id,
+                limit=limit,
+                now=now,
+                lease_s=self.lease_s,
+                skip_profiles=saturated,
+                room_for=self._rooms,
             )
         self._first_unflushed = None
         self.recorder.announce()
@@ -122,7 +120,7 @@ class Dispatcher:
                 continue
             for group in self._groups(snapshot, present, now):
                 items = [Item(delivery_id=row.id, event=events[row.event_id]) for row in group]
-                self._enqueue(Job(snapshot=snapshot, rows=group, items=items), now)
+                self._enqueue(Job(snapshot=snapshot, rows=group, items=items))
         self._mark_unflushed()
         return len(rows)
 
@@ -140,7 +138,27 @@ class Dispatcher:
                 self.recorder.defer(groups.pop(), ready_at)
         return groups
 
-    def _enqueue(self, job: Job, now: datetime) -> None:
+    def _rooms(self, profile_ids: set[Any]) -> dict[Any, int]:
+        """How many deliveries each profile can take now (a claim leaves the rest due in their place).
+        A profile that is gone or not enabled takes all: its rows are dropped or held untried."""
+        snapshots = self.profiles.get_many(profile_ids)
+        rooms = {}
+        for profile_id in profile_ids:
+            snapshot = snapshots.get(profile_id)
+            if snapshot is None or snapshot.status != CallbackProfile.Status.ENABLED:
+                rooms[profile_id] = self.concurrency * 1000
+                continue
+            self.limits[profile_id] = snapshot.max_in_flight
+            rooms[profile_id] = self._room(profile_id) * max(1, snapshot.batch_max_size)
+        return rooms
+
+    def _room(self, profile_id: Any) -> int:
+        """Requests a profile can take now: free slots, and places to wait for one."""
+        limit = self.limits.get(profile_id, 1)
+        in_flight = self.in_flight_by_profile[profile_id]
+        return max(0, limit - in_flight) + self._allowed(profile_id) - len(self.waiting[profile_id])
+
+    def _enqueue(self, job: Job) -> None:
         profile_id = job.snapshot.id
         limit = self.limits[profile_id] = job.snapshot.max_in_flight
         if self.in_flight_by_profile[profile_id] < limit:
@@ -151,30 +169,18 @@ class Dispatcher:
             queue.append(job)
             self.waiting_count += 1
             return
-        self._defer(job, now)
+        self.recorder.release(job.rows)
 
-    def _defer(self, job: Job, now: datetime) -> None:
-        """Put a saturated profile's surplus back, spread at the rate its slots free up, so the claim
-        moves on to other profiles' work and this one's is not churned."""
-        profile_id = job.snapshot.id
-        limit = job.snapshot.max_in_flight
-        latency_s = self._latency_estimate(profile_id)
-        step = MIN_DEFER_S if latency_s is None else min(MAX_DEFER_S, max(MIN_DEFER_S, latency_s / limit))
-        start = max(self.deferred_until.get(profile_id, now), now)
-        until = self.deferred_until[profile_id] = start + timedelta(seconds=step)
-        self.recorder.defer(job.rows, until)
-
-    def _shed_waiting(self, now: datetime) -> None:
-        """A profile found slower than thought gives back what waits here beyond its allowance."""
+    def _shed_waiting(self) -> None:
+        """A profile found slower than thought gives back what waits here beyond its allowance: the
+        latest-due jobs, due again as they were, to this worker when it has room or to another."""
         for profile_id, jobs in self.waiting.items():
             surplus = len(jobs) - self._allowed(profile_id)
             if surplus <= 0:
                 continue
-            # The latest-due jobs leave, and go back in their due order.
-            shed = [jobs.pop() for _ in range(surplus)]
+            for _ in range(surplus):
+                self.recorder.release(jobs.pop().rows)
             self.waiting_count -= surplus
-            for job in reversed(shed):
-                self._defer(job, now)
 
     def _allowed(self, profile_id: Any) -> int:
         """How many of a profile's jobs may wait here for a slot: what its slots get through in
@@ -255,12 +261,11 @@ class Dispatcher:
 
     def drain(self, *, send_waiting: bool = True) -> None:
         """Wait for every request in flight, then write everything. Jobs still waiting for a slot are
-        sent too, or with `send_waiting=False` put back due now (a run that ends hands them on)."""
+        sent too, or with `send_waiting=False` put back due as they were (a run that ends hands them on)."""
         if not send_waiting:
-            now = clock.now()
             for queue in self.waiting.values():
                 while queue:
-                    self.recorder.defer(queue.popleft().rows, now)
+                    self.recorder.release(queue.popleft().rows)
             self.waiting_count = 0
         while self.busy:
             self.collect(0.05)

@@ -46,6 +46,7 @@ class ClaimedRow:
     event_type: str
     attempt_count: int
     created_at: datetime
+    due_at_param: Any = None  # when it was due before the claim, as the database gave it
 
 
 @dataclass(slots=True)
@@ -178,6 +179,10 @@ class Recorder:
         """Put claimed rows back untried, due at `until` (busy profile, batch still filling)."""
         when = sql.datetime_param(until)
         self.deferrals.extend((when, row.id_param, self.worker_id) for row in rows)
+
+    def release(self, rows: list[ClaimedRow]) -> None:
+        """Put claimed rows back untried, due when they were before the claim (their place kept)."""
+        self.deferrals.extend((row.due_at_param, row.id_param, self.worker_id) for row in rows)
 
     def hold(self, rows: list[ClaimedRow]) -> None:
         """Put claimed rows of a profile that is no longer enabled on hold, untried."""

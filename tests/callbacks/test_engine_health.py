@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -193,3 +194,28 @@ def test_a_hanging_endpoint_does_not_hold_up_the_others(account, receiver_factor
     assert len([r for r in hanging.requests if r.arrived_at - started < 0.5]) == 2
     assert Delivery.objects.filter(profile=fine, state=Delivery.State.DELIVERED).count() == 30
     assert not Delivery.objects.filter(profile=stuck, state=Delivery.State.DELIVERED).exists()
+
+
+def test_a_busy_profile_gets_its_backlog_in_due_order(account, receiver, settings):
+    # given a profile taking 2 requests at once, and 60 deliveries that fell due over the past half hour in
+    # the reverse of the order they were made, more than one claim takes
+    settings.CALLBACKS_DISPATCH_BATCH_SIZE = 10
+    profile_for(account, receiver, max_in_flight=2)
+    receiver.respond_by(lambda request: time.sleep(0.01) or Reply(status=200))
+    for number in range(60):
+        emit(account, {"n": number})
+    now = clock.now()
+    for number, delivery in enumerate(Delivery.objects.order_by("event__created_at")):
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now - timedelta(minutes=1 + number / 2))
+    due_order = [
+        str(delivery_id) for delivery_id in Delivery.objects.order_by("next_attempt_at").values_list("pk", flat=True)
+    ]
+
+    # when a dispatcher drains the backlog
+    result = dispatch_run(worker_id="test", linger_s=0)
+
+    # then the requests arrived in due order, but for the two in flight at once overtaking each other
+    assert result.processed == 60
+    arrival_order = [request.headers["webhook-id"] for request in receiver.wait_for(60)]
+    displacement = [abs(rank - arrival_order.index(delivery_id)) for rank, delivery_id in enumerate(due_order)]
+    assert max(displacement) <= 2, f"deliveries arrived up to {max(displacement)} places from their due order"
