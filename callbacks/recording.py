@@ -28,10 +28,37 @@ logger = logging.getLogger(__name__)
 DEFAULT_ATTEMPT_REQUEST_BODY_CHARS = 8 * 1024
 DEFAULT_ATTEMPT_RESPONSE_BODY_CHARS = 4 * 1024
 
+# What a batch writes, as (column, PostgreSQL type), in the order of the rows the Recorder buffers.
 ATTEMPT_COLUMNS = (
-    "id, delivery_id, number, started_at, duration_ms, request_method, request_url, request_headers, request_body,"
-    " response_status, response_headers, response_body, error_class, error_detail, outcome, receiver_delivery_id"
+    ("id", "uuid"),
+    ("delivery_id", "uuid"),
+    ("number", "int"),
+    ("started_at", "timestamptz"),
+    ("duration_ms", "int"),
+    ("request_method", "text"),
+    ("request_url", "text"),
+    ("request_headers", "jsonb"),
+    ("request_body", "text"),
+    ("response_status", "int"),
+    ("response_headers", "jsonb"),
+    ("response_body", "text"),
+    ("error_class", "text"),
+    ("error_detail", "text"),
+    ("outcome", "text"),
+    ("receiver_delivery_id", "text"),
 )
+OUTCOME_COLUMNS = (
+    ("state", "text"),
+    ("attempt_count", "int"),
+    ("next_attempt_at", "timestamptz"),
+    ("last_status_code", "int"),
+    ("last_error_class", "text"),
+    ("completed_at", "timestamptz"),
+    ("id", "uuid"),
+    ("leased_by", "text"),
+)
+RELEASE_COLUMNS = (("next_attempt_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
+HOLD_COLUMNS = (("id", "uuid"), ("leased_by", "text"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +87,8 @@ class Job:
 
 
 def _text(data: bytes, limit: int) -> str:
-    return data[: limit * 4].decode("utf-8", errors="replace")[:limit]
+    # No NUL: neither database's text columns take one, and one in an answer must not lose the batch.
+    return data[: limit * 4].decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:limit]
 
 
 class Recorder:
@@ -142,12 +170,10 @@ class Recorder:
                     result.error_detail,
                     attempt_outcome,
                     outcome.receiver_delivery_id,
-                    row.id_param,
                 )
             )
             self.updates.append(
                 (
-                    state,
                     state,
                     number,
                     now_param if next_at is now else sql.datetime_param(next_at),
@@ -194,7 +220,6 @@ class Recorder:
         `announce=False` and call `announce` once that transaction has committed."""
         if not self.size:
             return
-        table = Delivery._meta.db_table
         attempts, updates, deferrals, holds = self.attempts, self.updates, self.deferrals, self.holds
         stats, tallies, gone, failures = self.stats, self.tallies, self.gone, self.failures
         self._reset()
@@ -203,36 +228,7 @@ class Recorder:
         try:
             with transaction.atomic():
                 sql.commit_without_waiting_for_disk()
-                with connection.cursor() as cursor:
-                    if attempts:
-                        # A delivery deleted meanwhile (its profile was) keeps the batch from failing.
-                        cursor.executemany(
-                            f"INSERT INTO {Attempt._meta.db_table} ({ATTEMPT_COLUMNS}) SELECT"  # noqa: S608
-                            f" {sql.placeholders(16)} WHERE EXISTS (SELECT 1 FROM {table} WHERE id = %s)",
-                            attempts,
-                        )
-                    if updates:
-                        # The lease must still be ours; a result on a row held meanwhile keeps it held
-                        # unless it settled the delivery.
-                        cursor.executemany(
-                            f"UPDATE {table} SET state = CASE WHEN state = 'held' AND %s = 'pending' THEN 'held'"  # noqa: S608
-                            " ELSE %s END, attempt_count = %s, next_attempt_at = %s, lease_expires_at = NULL,"
-                            " leased_by = '', last_status_code = %s, last_error_class = %s, completed_at = %s"
-                            " WHERE id = %s AND leased_by = %s",
-                            updates,
-                        )
-                    if deferrals:
-                        cursor.executemany(
-                            f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = NULL, leased_by = ''"  # noqa: S608
-                            " WHERE id = %s AND leased_by = %s",
-                            deferrals,
-                        )
-                    if holds:
-                        cursor.executemany(
-                            f"UPDATE {table} SET state = 'held', lease_expires_at = NULL, leased_by = ''"  # noqa: S608
-                            " WHERE id = %s AND leased_by = %s AND state = 'pending'",
-                            holds,
-                        )
+                _rows_write(attempts=attempts, outcomes=updates, releases=deferrals, holds=holds)
                 stats.flush()
                 failing = health.health_apply(tallies)
                 for profile_id, reason in gone.items():
@@ -255,6 +251,81 @@ class Recorder:
                 health.disabled_announce(disabled)
             if failures:
                 _failures_announce(failures)
+
+
+def _rows_write(*, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]) -> None:
+    """One statement per kind of row: over arrays on PostgreSQL, executemany on SQLite (in-process,
+    where a statement per row costs little). Every delivery row written must still be leased to us;
+    a delivery deleted meanwhile (its profile was) gets no attempt and keeps the batch from failing."""
+    if sql.is_postgresql():
+        _rows_write_postgresql(attempts=attempts, outcomes=outcomes, releases=releases, holds=holds)
+        return
+    table, names = Delivery._meta.db_table, ", ".join(name for name, _ in ATTEMPT_COLUMNS)
+    with connection.cursor() as cursor:
+        if attempts:
+            cursor.executemany(
+                f"INSERT INTO {Attempt._meta.db_table} ({names}) SELECT {sql.placeholders(len(ATTEMPT_COLUMNS))}"  # noqa: S608
+                f" WHERE EXISTS (SELECT 1 FROM {table} WHERE id = %s)",
+                [(*row, row[1]) for row in attempts],
+            )
+        if outcomes:
+            # A result on a row held meanwhile keeps it held unless it settled the delivery.
+            cursor.executemany(
+                f"UPDATE {table} SET state = CASE WHEN state = 'held' AND %s = 'pending' THEN 'held' ELSE %s END,"  # noqa: S608
+                " attempt_count = %s, next_attempt_at = %s, lease_expires_at = NULL, leased_by = '',"
+                " last_status_code = %s, last_error_class = %s, completed_at = %s WHERE id = %s AND leased_by = %s",
+                [(row[0], *row) for row in outcomes],
+            )
+        if releases:
+            cursor.executemany(
+                f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = NULL, leased_by = ''"  # noqa: S608
+                " WHERE id = %s AND leased_by = %s",
+                releases,
+            )
+        if holds:
+            cursor.executemany(
+                f"UPDATE {table} SET state = 'held', lease_expires_at = NULL, leased_by = ''"  # noqa: S608
+                " WHERE id = %s AND leased_by = %s AND state = 'pending'",
+                holds,
+            )
+
+
+def _rows_write_postgresql(
+    *, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]
+) -> None:
+    table, names = Delivery._meta.db_table, ", ".join(name for name, _ in ATTEMPT_COLUMNS)
+    leased_to_us = f"{table}.id = v.id AND {table}.leased_by = v.leased_by"
+    with connection.cursor() as cursor:
+        if attempts:
+            rows, params = sql.rows_as_set(ATTEMPT_COLUMNS, attempts)
+            cursor.execute(
+                f"INSERT INTO {Attempt._meta.db_table} ({names}) SELECT {names} FROM {rows}"  # noqa: S608
+                f" WHERE EXISTS (SELECT 1 FROM {table} WHERE {table}.id = v.delivery_id)",
+                params,
+            )
+        if outcomes:
+            rows, params = sql.rows_as_set(OUTCOME_COLUMNS, outcomes)
+            cursor.execute(
+                f"UPDATE {table} SET state = CASE WHEN {table}.state = 'held' AND v.state = 'pending' THEN 'held'"  # noqa: S608
+                " ELSE v.state END, attempt_count = v.attempt_count, next_attempt_at = v.next_attempt_at,"
+                " lease_expires_at = NULL, leased_by = '', last_status_code = v.last_status_code,"
+                f" last_error_class = v.last_error_class, completed_at = v.completed_at FROM {rows} WHERE {leased_to_us}",
+                params,
+            )
+        if releases:
+            rows, params = sql.rows_as_set(RELEASE_COLUMNS, releases)
+            cursor.execute(
+                f"UPDATE {table} SET next_attempt_at = v.next_attempt_at, lease_expires_at = NULL, leased_by = ''"  # noqa: S608
+                f" FROM {rows} WHERE {leased_to_us}",
+                params,
+            )
+        if holds:
+            rows, params = sql.rows_as_set(HOLD_COLUMNS, holds)
+            cursor.execute(
+                f"UPDATE {table} SET state = 'held', lease_expires_at = NULL, leased_by = '' FROM {rows}"  # noqa: S608
+                f" WHERE {leased_to_us} AND {table}.state = 'pending'",
+                params,
+            )
 
 
 def _failures_announce(failures: list[tuple[Any, Any, str]]) -> None:

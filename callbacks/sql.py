@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,27 @@ def json_value(value: Any) -> Any:
 
 def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def rows_as_set(columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> tuple[str, list[str]]:
+    """PostgreSQL: `rows` as one set `v` with the given (name, type) columns, and its one parameter.
+
+    One statement for a whole batch costs the server far less than one per row, and a single JSON
+    document costs the client far less than binding every value on its own."""
+    expressions = ", ".join(
+        f"r->>{index} AS {name}" if sql_type == "text" else f"(r->>{index})::{sql_type} AS {name}"
+        for index, (name, sql_type) in enumerate(columns)
+    )
+    document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return f"(SELECT {expressions} FROM jsonb_array_elements(%s::jsonb) AS r) AS v", [document]  # noqa: S608
 
 
 def commit_without_waiting_for_disk() -> None:

@@ -33,6 +33,20 @@ def test_any_2xx_is_delivered(account, receiver, status):
     assert delivery.completed_at is not None
 
 
+def test_a_binary_answer_with_nul_bytes_is_recorded(account, receiver):
+    # given a receiver answering 200 with binary bytes, NUL among them (no text column takes a NUL)
+    profile_for(account, receiver)
+    receiver.respond_with(status=200, body=b"ok\x00\xff\x00end")
+
+    # when the event goes out
+    event = emit(account)
+    dispatch_batch(worker_id="test")
+
+    # then the delivery is delivered and its attempt keeps what could be shown of the answer
+    assert delivery_of(event).state == Delivery.State.DELIVERED
+    assert _attempt(event).response_body == "ok\ufffd\ufffd\ufffdend"
+
+
 @pytest.mark.parametrize(
     ("code", "state", "error_class"),
     [
