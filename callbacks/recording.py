@@ -303,29 +303,33 @@ def _rows_write_postgresql(
                 f" WHERE EXISTS (SELECT 1 FROM {table} WHERE {table}.id = v.delivery_id)",
                 params,
             )
-        if outcomes:
-            rows, params = sql.rows_as_set(OUTCOME_COLUMNS, outcomes)
-            cursor.execute(
-                f"UPDATE {table} SET state = CASE WHEN {table}.state = 'held' AND v.state = 'pending' THEN 'held'"  # noqa: S608
-                " ELSE v.state END, attempt_count = v.attempt_count, next_attempt_at = v.next_attempt_at,"
-                " lease_expires_at = NULL, leased_by = '', last_status_code = v.last_status_code,"
-                f" last_error_class = v.last_error_class, completed_at = v.completed_at FROM {rows} WHERE {leased_to_us}",
-                params,
-            )
-        if releases:
-            rows, params = sql.rows_as_set(RELEASE_COLUMNS, releases)
-            cursor.execute(
-                f"UPDATE {table} SET next_attempt_at = v.next_attempt_at, lease_expires_at = NULL, leased_by = ''"  # noqa: S608
-                f" FROM {rows} WHERE {leased_to_us}",
-                params,
-            )
-        if holds:
-            rows, params = sql.rows_as_set(HOLD_COLUMNS, holds)
-            cursor.execute(
-                f"UPDATE {table} SET state = 'held', lease_expires_at = NULL, leased_by = '' FROM {rows}"  # noqa: S608
-                f" WHERE {leased_to_us} AND {table}.state = 'pending'",
-                params,
-            )
+        settled = (
+            f"state = CASE WHEN {table}.state = 'held' AND v.state = 'pending' THEN 'held' ELSE v.state END,"
+            " attempt_count = v.attempt_count, next_attempt_at = v.next_attempt_at, lease_expires_at = NULL,"
+            " leased_by = '', last_status_code = v.last_status_code, last_error_class = v.last_error_class,"
+            " completed_at = v.completed_at"
+        )
+        for columns, changes, assignments, condition in (
+            (OUTCOME_COLUMNS, outcomes, settled, ""),
+            (
+                RELEASE_COLUMNS,
+                releases,
+                "next_attempt_at = v.next_attempt_at, lease_expires_at = NULL, leased_by = ''",
+                "",
+            ),
+            (
+                HOLD_COLUMNS,
+                holds,
+                "state = 'held', lease_expires_at = NULL, leased_by = ''",
+                f" AND {table}.state = 'pending'",
+            ),
+        ):
+            if changes:
+                rows, params = sql.rows_as_set(columns, changes)
+                cursor.execute(
+                    f"UPDATE {table} SET {assignments} FROM {rows} WHERE {leased_to_us}{condition}",  # noqa: S608
+                    params,
+                )
 
 
 def _failures_announce(failures: list[tuple[Any, Any, str]]) -> None:
