@@ -1,7 +1,7 @@
 """The delivery engine: claim due deliveries with a lease, send them concurrently, record outcomes.
 
 Work is claimed, not assigned (see `claiming`): a claimed row is due again only if its worker dies,
-when its lease ends. Requests go out on a pool of sender threads (about 100 in flight per worker, at
+when its lease ends. Requests go out on the transport's event loop (about 100 in flight per worker, at
 most `max_in_flight` per profile). A claim takes of each profile only what it has room for and leaves
 the rest due in their place, so a slow endpoint never holds up the others and a backlog still goes
 out oldest first. Outcomes are written in bulk (see `recording`). Memory stays bounded: a worker
@@ -27,8 +27,7 @@ from callbacks.claiming import EventCache, ProfileCache, deliveries_claim, due_w
 from callbacks.models import CallbackProfile
 from callbacks.recording import ClaimedRow, Job, Recorder
 from callbacks.rendering import Item, ProfileSnapshot, request_render
-from callbacks.senders import senders
-from callbacks.transport import TransportResult
+from callbacks.transport import TransportResult, transport
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +212,13 @@ class Dispatcher:
         self.in_flight_by_profile[job.snapshot.id] += 1
         job.sent_at = time.monotonic()
         self.oldest_in_flight.setdefault(job.snapshot.id, job.sent_at)
-        senders.submit(job, request, self.results, wanted_threads=min(self.concurrency, self.in_flight + 8))
+        results = self.results
+        transport.submit(
+            request,
+            connect_timeout_s=job.snapshot.connect_timeout_s,
+            response_timeout_s=job.snapshot.response_timeout_s,
+            done=lambda result: results.put((job, request, result)),
+        )
 
     # results ------------------------------------------------------------------------------------------
     def collect(self, timeout_s: float) -> int:

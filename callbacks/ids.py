@@ -1,7 +1,7 @@
 """Random UUIDs for rows written in bulk, without a system call per id.
 
 `uuid.uuid4()` reads the kernel's random source for each id; in the engine's main thread each such
-call gives up the interpreter lock to the sender threads and waits to get it back. These ids name
+call gives up the interpreter lock to the transport's thread and waits to get it back. These ids name
 rows (attempts, deliveries, events); they are not secrets, so a seeded generator serves, reseeded
 from the kernel in each new process (django-q2 forks its workers).
 """
