@@ -90,8 +90,7 @@ class Dispatcher:
         self._shed_waiting()
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
-            sql.commit_without_waiting_for_disk()
-            self.recorder.flush(announce=False)
+            sql.dispatcher_transaction_settings()
             rows = deliveries_claim(
                 worker_id=self.worker_id,
                 limit=limit,
@@ -100,6 +99,9 @@ class Dispatcher:
                 skip_profiles=saturated,
                 room_for=self._rooms,
             )
+            # Last: the rollup and profile rows it updates are shared with other workers, so their locks
+            # are held only until the commit that follows.
+            self.recorder.flush(announce=False)
         self._first_unflushed = None
         self.recorder.announce()
         if not rows:

@@ -227,7 +227,7 @@ class Recorder:
         disabled: list[health.Disabled] = []
         try:
             with transaction.atomic():
-                sql.commit_without_waiting_for_disk()
+                sql.dispatcher_transaction_settings()
                 _rows_write(attempts=attempts, outcomes=updates, releases=deferrals, holds=holds)
                 stats.flush()
                 failing = health.health_apply(tallies)

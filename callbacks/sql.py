@@ -84,13 +84,18 @@ def rows_as_set(columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> tu
     return f"(SELECT {expressions} FROM jsonb_array_elements(%s::jsonb) AS r) AS v", [document]  # noqa: S608
 
 
-def commit_without_waiting_for_disk() -> None:
-    """PostgreSQL: this transaction's commit does not wait for its WAL to reach the disk.
+def dispatcher_transaction_settings() -> None:
+    """PostgreSQL: how the dispatcher's own transactions (claims, outcomes) run.
 
-    Only for the dispatcher's own bookkeeping (claims, outcomes): a database crash can then lose its
-    last few milliseconds of commits, which sends those deliveries once more (at least once, with the
-    same webhook-id), never loses one. Ingesting events keeps the full wait: an accepted event is durable.
+    Their commit does not wait for the WAL to reach the disk: a database crash can then lose the last
+    few milliseconds of bookkeeping, which sends those deliveries once more (at least once, with the
+    same webhook-id), never loses one. Ingesting events keeps the full wait: an accepted event is
+    durable. And they read by index only: after a burst of new rows the planner's statistics lag
+    behind, and it would fetch every due row and sort them for a claim of a few hundred.
     """
     if is_postgresql():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute(
+                "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_seqscan', 'off', true),"
+                " set_config('enable_bitmapscan', 'off', true)"
+            )
