@@ -24,6 +24,8 @@ WAKEUP_FLAG_TTL_S = 30  # a lost wake-up blocks the next ones at most this long 
 # Within this many seconds of seeing the flag set, this process does not look again (a burst costs one
 # cache read per window, not one per event). Must stay well under the dispatcher's linger.
 WAKEUP_FLAG_REUSE_S = 0.02
+# After the cache or the broker failed, this process queues no wake-up for this long (the sweep covers it).
+WAKEUP_OUTAGE_PAUSE_S = 1.0
 _flag_seen_at = -1.0
 SWEEP_SCHEDULE_NAME = "callbacks.dispatch_sweep"
 PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
@@ -43,6 +45,7 @@ def dispatcher_wake() -> bool:
 
     Returns whether a task was queued. The running dispatcher clears the flag before it claims,
     so work committed before the clear is claimed by it and work committed after queues a new one.
+    A cache or broker that is down is logged and absorbed: the caller has committed its work already.
     """
     global _flag_seen_at
     now = time.monotonic()
@@ -50,17 +53,36 @@ def dispatcher_wake() -> bool:
         # Seen queued moments ago: the task that clears it lingers longer than this, so it sees our work.
         return False
     _flag_seen_at = now
-    if not _wakeup_cache().add(WAKEUP_QUEUED_KEY, 1, timeout=WAKEUP_FLAG_TTL_S):
+    try:
+        if not _wakeup_cache().add(WAKEUP_QUEUED_KEY, 1, timeout=WAKEUP_FLAG_TTL_S):
+            return False
+    except Exception:  # the cache is down: the sweep will find the work
+        _outage_pause(now)
+        logger.warning("dispatch.wakeup_flag_failed", exc_info=True)
         return False
     from django_q.tasks import async_task
 
     try:
         async_task("callbacks.tasks.dispatch_wakeup", task_name="callbacks dispatch wake-up", save=False)
     except Exception:  # the broker is down: the sweep will find the work
-        _wakeup_cache().delete(WAKEUP_QUEUED_KEY)
-        logger.exception("dispatch.wakeup_enqueue_failed")
+        _outage_pause(now)
+        _wakeup_flag_clear()
+        logger.warning("dispatch.wakeup_enqueue_failed", exc_info=True)
         return False
     return True
+
+
+def _outage_pause(now: float) -> None:
+    # Each try against a store that is down costs a connection attempt and a log line: skip a while.
+    global _flag_seen_at
+    _flag_seen_at = now + WAKEUP_OUTAGE_PAUSE_S
+
+
+def _wakeup_flag_clear() -> None:
+    try:
+        _wakeup_cache().delete(WAKEUP_QUEUED_KEY)
+    except Exception:  # the cache is down: the flag ends with its TTL
+        logger.warning("dispatch.wakeup_flag_clear_failed", exc_info=True)
 
 
 def wakeup_memory_clear() -> None:
@@ -77,7 +99,7 @@ def dispatch_wakeup() -> int:
     """Deliver until no work is due (or the run's time budget is spent, then hand over to a new wake-up)."""
     from callbacks.engine import dispatch_run
 
-    _wakeup_cache().delete(WAKEUP_QUEUED_KEY)
+    _wakeup_flag_clear()
     result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_wake)
     if result.budget_spent:
         dispatcher_wake()

@@ -110,8 +110,16 @@ else:
 
 # Shared by every process of the installation (the dispatcher's coalesced wake-up flag, throttling):
 # Redis at scale, files on the one machine of the embedded setup.
+# A Redis that does not answer (a partition, not a refusal) holds a request this long, not redis-py's 5 s.
+REDIS_CONNECT_TIMEOUT_S = env.float("REDIS_CONNECT_TIMEOUT_S", default=1.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S},
+        }
+    }
 else:
     CACHES = {
         "default": {

@@ -41,6 +41,11 @@ ENGINE_SECTIONS = (
 ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
 SECTION_TIME_LIMIT_S = 900
 SLOW_RECEIVER_DELAY_MS = 100
+# The workers section's second half: a receiver answering after 2 s bounds a cluster by its requests in flight
+# (Q_WORKERS × 100 at once → 100/s with 2 workers), well under what the CPUs allow even for 3 clusters, so
+# clusters add up; 3,000 deliveries keep the one-cluster round near half a minute.
+WORKERS_DELAY_MS = 2000
+WORKERS_DELAYED_MAX_COUNT = 3000
 
 # (section, figure) → (target text, check on the value, the raw limit)
 TARGETS = {
@@ -55,6 +60,8 @@ TARGETS = {
     ("slow_endpoint", "cost_percent"): ("< 10%", lambda value, raw: value is not None and value < 10),
     ("backlog_memory", "peak_rss_one_process_mb"): ("< 200 MB", lambda value, raw: value < 200),
     ("claim_cost", "ratio"): ("< 2x", lambda value, raw: value < 2),
+    ("workers", "delayed_receiver.3_qcluster.ratio_vs_1"): ("≥ 2.5x", lambda value, raw: value >= 2.5),
+    ("workers", "delayed_receiver.3_qcluster.arrived_twice"): ("0", lambda value, raw: value == 0),
 }
 
 
@@ -69,7 +76,13 @@ def section_arguments(section: str, n: int, receivers: dict) -> dict:
         "slow_endpoint": {"count": max(1000, n // 2), "slow_url": scripted + "/delay/10000", **nginx},
         "backlog_memory": {"count": max(10_000, n * 5), "url": receivers["nginx"].url},
         "claim_cost": {"history": max(100_000, n * 50)},
-        "workers": {"count": n, "url": receivers["nginx"].url, "nginx_log": nginx["nginx_log"]},
+        "workers": {
+            **nginx,
+            "count": n,
+            "delayed_url": scripted,
+            "delayed_count": max(1000, min(n, WORKERS_DELAYED_MAX_COUNT)),
+            "delay_ms": WORKERS_DELAY_MS,
+        },
         "api": {"url": receivers["nginx"].url},
     }[section]
 

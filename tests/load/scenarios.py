@@ -330,34 +330,141 @@ def nginx_arrival_counts(log_path: Path) -> dict[str, int]:
     return counts
 
 
-def section_workers(stage: Stage, *, count: int, url: str, nginx_log: Path, cluster_counts=(1, 2, 3)) -> dict:
-    """`count` due deliveries (bulk SQL) drained by 1, 2, then 3 qcluster processes at once."""
+# 40 profiles × 20 requests at once each (the default limit, per worker) is far over a worker's 100 requests in
+# flight: the profiles' limits are never what holds a worker back.
+WORKERS_DELAYED_PROFILES = 40
+
+
+def _workers_round(stage: Stage, *, label: str, url_for, profile_count: int, count: int, clusters: int, start: int):
+    """`count` due deliveries (bulk SQL) spread over `profile_count` new profiles, drained by `clusters`
+    qcluster processes at once; the profiles and how many were delivered."""
     from callbacks import event_types
     from callbacks.tasks import dispatcher_wake
     from tests.load.bulk import deliveries_insert
 
-    results = {}
-    for round_number, clusters_wanted in enumerate(cluster_counts, start=1):
-        _, profiles = profiles_create(count=1, url_for=lambda _: url)
+    _, profiles = profiles_create(count=profile_count, url_for=url_for)
+    share = count // profile_count
+    for index, profile in enumerate(profiles):
         deliveries_insert(
-            profile=profiles[0], start=round_number * 10**8, count=count, event_type=event_types.MESSAGE_STATUS
+            profile=profile, start=start + index * share, count=share, event_type=event_types.MESSAGE_STATUS
         )
-        dispatcher_wake()
-        clusters = [stage.cluster(f"workers-{clusters_wanted}-{index}") for index in range(clusters_wanted)]
-        try:
-            done = finished_wait(profiles, count, timeout_s=max(180, count / 100))
-        finally:
-            for cluster in clusters:
-                cluster.stop()
+    due_order_interleave(profiles)
+    dispatcher_wake()
+    running = [stage.cluster(f"workers-{label}-{clusters}-{index}") for index in range(clusters)]
+    try:
+        done = finished_wait(profiles, share * profile_count, timeout_s=max(180, count / 50))
+    finally:
+        for cluster in running:
+            cluster.stop()
+    return profiles, done
+
+
+def due_order_interleave(profiles) -> None:
+    """Make the profiles' pending deliveries due in turn (first of each, second of each, …), as events
+    fanned out over time are, instead of one profile's whole share before the next one's (PostgreSQL)."""
+    from django.db import connection
+
+    from callbacks.models import Delivery
+
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS delivery SET next_attempt_at = now() - interval '1 hour' + ranked.rank * interval '1 ms'"
+            f" FROM (SELECT id, row_number() OVER (PARTITION BY profile_id ORDER BY id) AS rank FROM {table}"
+            " WHERE profile_id = ANY(%s) AND state = 'pending') AS ranked WHERE delivery.id = ranked.id",
+            [[profile.pk for profile in profiles]],
+        )
+
+
+def _growth(results: dict, cluster_counts) -> None:
+    """Each round's throughput as a multiple of the one-cluster round's."""
+    alone = results[f"{cluster_counts[0]}_qcluster"]["per_second"]
+    for clusters in cluster_counts:
+        figures = results[f"{clusters}_qcluster"]
+        figures["ratio_vs_1"] = round(figures["per_second"] / alone, 2) if alone else None
+
+
+def section_workers(
+    stage: Stage,
+    *,
+    count: int,
+    url: str,
+    nginx_log: Path,
+    delayed_url: str,
+    delayed_count: int,
+    delay_ms: int,
+    cluster_counts=(1, 2, 3),
+) -> dict:
+    """Due deliveries drained by 1, 2, then 3 qcluster processes at once, twice: to nginx `return 200`
+    (bound by the CPUs, which the clusters share) and to a receiver answering after `delay_ms` spread
+    over many profiles (bound by each cluster's requests in flight, so it should grow with clusters)."""
+    import os
+
+    workers = int(os.environ.get("Q_WORKERS", "2"))
+    concurrency = int(os.environ.get("CALLBACKS_DISPATCH_CONCURRENCY", "100"))
+    cpu_bound: dict = {}
+    for round_number, clusters in enumerate(cluster_counts, start=1):
+        profiles, done = _workers_round(
+            stage,
+            label="nginx",
+            url_for=lambda _: url,
+            profile_count=1,
+            count=count,
+            clusters=clusters,
+            start=round_number * 10**8,
+        )
         created = created_by_delivery(profiles)
         counts = {key: value for key, value in nginx_arrival_counts(nginx_log).items() if key in created}
         figures = arrival_figures(profiles=profiles, arrivals=nginx_arrivals(nginx_log))
-        results[f"{clusters_wanted}_qcluster"] = {
+        cpu_bound[f"{clusters}_qcluster"] = {
             "delivered": done,
             "per_second": figures.get("per_second_arrivals", 0),
             "arrived_twice": sum(1 for value in counts.values() if value > 1),
         }
-    return results
+    _growth(cpu_bound, cluster_counts)
+    delay_bound: dict = {"delay_ms": delay_ms, "profiles": WORKERS_DELAYED_PROFILES}
+    for round_number, clusters in enumerate(cluster_counts, start=1):
+        receiver_reset(delayed_url)
+        profiles, done = _workers_round(
+            stage,
+            label="delayed",
+            url_for=lambda index: f"{delayed_url.rstrip('/')}/delay/{delay_ms}/p{index}",
+            profile_count=WORKERS_DELAYED_PROFILES,
+            count=delayed_count,
+            clusters=clusters,
+            start=(10 + round_number) * 10**8,
+        )
+        created = created_by_delivery(profiles)
+        stats = requests_stats(delayed_url)
+        arrivals = {id_key(key): times for key, times in stats["arrivals"].items() if id_key(key) in created}
+        figures = arrival_figures(profiles=profiles, arrivals={key: times[0] for key, times in arrivals.items()})
+        # The last requests end `delay_ms` after they arrive: count that time, or a round of few waves looks fast.
+        busy_s = figures.get("seconds_first_to_last_arrival", 0) + delay_ms / 1000
+        delay_bound[f"{clusters}_qcluster"] = {
+            "delivered": done,
+            "per_second": round(len(arrivals) / busy_s),
+            "ceiling_per_second": round(clusters * workers * concurrency * 1000 / delay_ms),
+            "arrived_twice": sum(1 for times in arrivals.values() if len(times) > 1),
+            "receiver_max_in_flight": stats["max_in_flight"],
+            # how many of the clusters' workers were sending at once, at most (each holds `concurrency`)
+            "workers_sending": f"{stats['max_in_flight'] / concurrency:.1f} of {clusters * workers}",
+            "max_in_flight_same_id": stats["max_in_flight_same_id"],
+        }
+    _growth(delay_bound, cluster_counts)
+    return {"nginx": cpu_bound, "delayed_receiver": delay_bound}
+
+
+def requests_stats(url: str) -> dict:
+    """What the ScriptedReceiver at `url` saw since its last reset (arrivals per webhook-id, in flight)."""
+    import requests
+
+    return requests.get(url.rstrip("/") + "/_stats", timeout=60).json()
+
+
+def receiver_reset(url: str) -> None:
+    import requests
+
+    requests.post(url.rstrip("/") + "/_reset", timeout=10)
 
 
 CLAIM_BATCH = 200

@@ -4,6 +4,7 @@
 `ScriptedReceiver`: our own asyncio HTTP/1.1 keep-alive server (this module run as a program)
 whose path picks the behaviour (delay, hang, drip, big answer, status) and which counts, per
 `webhook-id`, arrivals and requests in flight at once.
+`RedisServer`: a private redis-server (no persistence) that a fault run stops and starts again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import requests
 
 NGINX_BINARY = "/usr/sbin/nginx"
+REDIS_BINARY = "/usr/bin/redis-server"
 START_TIMEOUT_S = 10.0
 STATS_PATH = "/_stats"
 RESET_PATH = "/_reset"
@@ -187,6 +189,53 @@ class ScriptedReceiver:
     def __exit__(self, *exc_info) -> None:
         self.stop()
         self.session.close()
+
+
+class RedisServer:
+    """redis-server on a free port of 127.0.0.1 with a temporary directory and nothing saved to disk, so
+    stopping it loses every key, as a restart of a cache-only Redis does. `stop()` then `start()` again
+    serves the same address."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="chaos-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> RedisServer:
+        if self.running:
+            return self
+        arguments = ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.root), "--save", ""]
+        arguments += ["--appendonly", "no", "--daemonize", "no", "--logfile", str(self.root / "redis.log")]
+        self.process = subprocess.Popen(
+            [REDIS_BINARY, *arguments],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        port_wait(self.port)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM (a clean shutdown, as a service restart does), SIGKILL if it does not end in time."""
+        if not self.running:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --- the asyncio server (runs in the child process) ------------------------------------------------

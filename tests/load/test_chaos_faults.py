@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+import redis
 from django.db import connection
 from django.db.models import F
 
@@ -104,18 +104,13 @@ def test_workers_recover_from_a_postgres_restart_during_delivery(fleet, slow_rec
     assert ids <= {id_key(key) for key in stats["arrivals"]}
 
 
-def redis_client():
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-def test_redis_flushed_and_disconnected_loses_no_delivery(fleet, scripted_receiver):
-    # given 300 events accepted while no worker runs (their wake-ups wait in Redis)
+def test_redis_flushed_and_disconnected_loses_no_delivery(fleet_on_own_redis, own_redis, scripted_receiver):
+    # given 300 events accepted while no worker runs (their wake-ups wait in the fleet's own Redis)
+    fleet = fleet_on_own_redis
     account, profiles = profiles_create(count=1, url_for=lambda _: f"{scripted_receiver.url}/hooks")
     events_emit(account=account, count=300)
     # when Redis loses everything (flushed) and every connection to it is cut, as in a restart
-    client = redis_client()
+    client = redis.Redis.from_url(own_redis.url)
     client.flushdb()
     database_number = client.connection_pool.connection_kwargs.get("db", 0)
     for entry in client.client_list():
