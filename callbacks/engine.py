@@ -41,6 +41,7 @@ FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
 MAX_LOCAL_WAIT_S = 0.5
+BACKLOG_CALL_INTERVAL_S = 1.0
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -307,9 +308,9 @@ def dispatch_run(
 ) -> RunResult:
     """Deliver until nothing is due for `linger_s`, or the time budget is spent (the caller hands over).
 
-    Claims whenever a quarter of the slots are free, so sending, claiming and recording overlap. The
-    first time a claim comes back full, `on_backlog` is called (the task queues a wake-up, so another
-    worker joins in).
+    Claims whenever a quarter of the slots are free, so sending, claiming and recording overlap. While
+    claims come back full, `on_backlog` is called at most every BACKLOG_CALL_INTERVAL_S (the task asks
+    for another worker to join in, again while the backlog lasts: a request can wait in a busy cluster).
     """
     budget_s = float(_setting("CALLBACKS_DISPATCH_BUDGET_S", DEFAULT_RUN_BUDGET_S)) if budget_s is None else budget_s
     linger_s = float(_setting("CALLBACKS_DISPATCH_LINGER_S", DEFAULT_LINGER_S)) if linger_s is None else linger_s
@@ -321,6 +322,7 @@ def dispatch_run(
     linger_now = linger_s
     next_look = 0.0
     backlog = False
+    backlog_called_at = -BACKLOG_CALL_INTERVAL_S
     claim_threshold = max(1, min(batch_size, dispatcher.concurrency) // 4)
     budget_spent = False
     while True:
@@ -337,9 +339,9 @@ def dispatch_run(
             if backlog or due_work_exists(now=clock.now()):
                 claimed = dispatcher.claim(limit)
             backlog = claimed == limit
-            if backlog and on_backlog is not None:
+            if backlog and on_backlog is not None and now_m - backlog_called_at >= BACKLOG_CALL_INTERVAL_S:
+                backlog_called_at = now_m
                 on_backlog()
-                on_backlog = None
             if not claimed:
                 next_look = now_m + IDLE_POLL_S
         if claimed:

@@ -27,6 +27,8 @@ WAKEUP_FLAG_REUSE_S = 0.02
 # After the cache or the broker failed, this process queues no wake-up for this long (the sweep covers it).
 WAKEUP_OUTAGE_PAUSE_S = 1.0
 _flag_seen_at = -1.0
+HELP_QUEUED_KEY = "callbacks:dispatch-help-queued"
+HELP_INTERVAL_S = 1  # while a backlog lasts, one more worker is asked for at most this often
 SWEEP_SCHEDULE_NAME = "callbacks.dispatch_sweep"
 PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
 
@@ -72,6 +74,22 @@ def dispatcher_wake() -> bool:
     return True
 
 
+def dispatcher_help() -> bool:
+    """Ask one more worker to join a backlog: a `dispatch_help` queued at most once per HELP_INTERVAL_S
+    across the installation. Asked again while the backlog lasts, unlike a wake-up, since a request
+    can wait in a cluster whose workers are all busy while another cluster's sit idle."""
+    try:
+        if not _wakeup_cache().add(HELP_QUEUED_KEY, 1, timeout=HELP_INTERVAL_S):
+            return False
+        from django_q.tasks import async_task
+
+        async_task("callbacks.tasks.dispatch_help", task_name="callbacks dispatch help", save=False)
+    except Exception:  # the cache or broker is down: the workers already running go on
+        logger.warning("dispatch.help_request_failed", exc_info=True)
+        return False
+    return True
+
+
 def _outage_pause(now: float) -> None:
     # Each try against a store that is down costs a connection attempt and a log line: skip a while.
     global _flag_seen_at
@@ -100,10 +118,21 @@ def dispatch_wakeup() -> int:
     from callbacks.engine import dispatch_run
 
     _wakeup_flag_clear()
-    result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_wake)
+    result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_help)
     if result.budget_spent:
         dispatcher_wake()
     logger.info("dispatch.wakeup_done", extra={"processed": result.processed, "budget_spent": result.budget_spent})
+    return result.processed
+
+
+def dispatch_help() -> int:
+    """A worker joining a backlog: delivers while work is due and ends as soon as none is (a request
+    that waited in a queue past the backlog costs one look at the due index)."""
+    from callbacks.engine import dispatch_run
+
+    result = dispatch_run(worker_id=worker_id_new(), linger_s=0, on_backlog=dispatcher_help)
+    if result.budget_spent:
+        dispatcher_wake()
     return result.processed
 
 
@@ -111,7 +140,7 @@ def dispatch_sweep() -> int:
     """The per-minute schedule: retries that fell due, expired leases, deferred batches."""
     from callbacks.engine import dispatch_run
 
-    result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_wake)
+    result = dispatch_run(worker_id=worker_id_new(), on_backlog=dispatcher_help)
     if result.budget_spent:
         dispatcher_wake()
     return result.processed
