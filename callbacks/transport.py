@@ -43,6 +43,7 @@ MAX_IDLE_CONNECTIONS = 512
 RECEIVE_BYTES = 64 * 1024
 RESOLVER_THREADS = 4
 MAX_SELECT_WAIT_S = 1.0
+MAX_TIMERS = 4096
 WAIT_MARGIN_S = 10.0  # request_send's own bound, beyond the request's timeouts
 CONNECT_UNDER_WAY = frozenset({0, errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY, errno.EWOULDBLOCK})
 
@@ -340,7 +341,11 @@ class _Exchange:
             else:
                 self.loop.forget(self.connection)
                 self.connection.close()
-        self.done(self.result)
+        done, result = self.done, self.result
+        # Timers of finished exchanges wait in the heap until they would have fired: keep them light.
+        self.request = self.result = self.reader = self.connection = self.done = None
+        self.payload, self.outgoing = b"", memoryview(b"")
+        done(result)
 
 
 class _Loop:
@@ -460,6 +465,9 @@ class _Loop:
             self._selector.unregister(connection.sock)
 
     def timer_add(self, deadline: float, exchange: _Exchange, phase: int, error_class: str, detail: str) -> None:
+        if len(self._timers) > MAX_TIMERS:  # mostly stale (finished or moved on): keep the live ones
+            self._timers = [entry for entry in self._timers if not entry[2].finished and entry[2].phase == entry[3]]
+            heapq.heapify(self._timers)
         heapq.heappush(self._timers, (deadline, next(self._sequence), exchange, phase, error_class, detail))
 
     def _timers_fire(self) -> None:
