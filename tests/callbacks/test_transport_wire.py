@@ -239,3 +239,25 @@ def test_https_to_a_certificate_nobody_vouches_for_is_refused(tls_server, monkey
     assert (result.status, result.error_class) == (None, "tls_error")
     assert "certificate" in result.error_detail.lower()
     assert tls_server.requests == []
+
+
+def test_the_loop_keeps_no_more_timers_than_its_bound_however_many_requests_went_through():
+    # given a receiver, and 6,000 requests sent 50 at a time (each leaves timers that outlive it)
+    with Receiver() as receiver:
+        finished = threading.Semaphore(0)
+        results: list = []
+
+        def done(result) -> None:
+            results.append(result.status)
+            finished.release()
+
+        request = RenderedRequest(method="POST", url=receiver.url("/hooks"), headers={}, body=b"{}", webhook_id="m")
+        for sent in range(6000):
+            if sent >= 50:
+                assert finished.acquire(timeout=10)
+            transport.transport.submit(request, connect_timeout_s=5, response_timeout_s=60, done=done)
+        for _ in range(50):
+            assert finished.acquire(timeout=10)
+    # then all were answered, and the timers kept are within the bound, not one per request
+    assert results.count(200) == 6000
+    assert len(transport.transport._timers) <= transport.MAX_TIMERS + 100
