@@ -22,6 +22,7 @@ from callbacks.recording import ClaimedRow
 from callbacks.rendering import EventData, ProfileSnapshot
 
 PROFILE_CACHE_TTL_S = 2.0
+MAX_PARKED_ROWS = 50_000  # per call: a bounded statement, however deep the backlog
 EVENT_CACHE_SIZE = 1024
 EVENT_CACHE_MAX_PAYLOAD_BYTES = 16 * 1024  # with the size: at most ~16 MB of cached payloads
 
@@ -102,6 +103,20 @@ def _within_room(due: list[tuple], room: dict[Any, int]) -> list[tuple]:
             taken[profile_id] += 1
             kept.append(row)
     return kept
+
+
+def backlog_park(*, profile_id: Any, keep: int, until: datetime, now: datetime) -> None:
+    """Move a slow profile's due deliveries beyond its first `keep` out of the claim's way, due again
+    at `until`. A claim that skips the profile would otherwise walk its whole backlog every time."""
+    table = Delivery._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if sql.is_postgresql() else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_attempt_at = %s WHERE id IN (SELECT id FROM {table}"  # noqa: S608
+            " WHERE profile_id = %s AND state = 'pending' AND next_attempt_at <= %s AND leased_by = ''"
+            f" ORDER BY next_attempt_at LIMIT %s OFFSET %s{lock})",
+            [sql.datetime_param(until), sql.uuid_param(profile_id), sql.datetime_param(now), MAX_PARKED_ROWS, keep],
+        )
 
 
 def due_work_exists(*, now: datetime) -> bool:

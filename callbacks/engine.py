@@ -23,7 +23,14 @@ from django.conf import settings
 from django.db import transaction
 
 from callbacks import clock, sql
-from callbacks.claiming import EventCache, ProfileCache, deliveries_claim, due_work_exists, next_due_at
+from callbacks.claiming import (
+    EventCache,
+    ProfileCache,
+    backlog_park,
+    deliveries_claim,
+    due_work_exists,
+    next_due_at,
+)
 from callbacks.models import CallbackProfile
 from callbacks.recording import ClaimedRow, Job, Recorder
 from callbacks.rendering import Item, ProfileSnapshot, request_render
@@ -42,6 +49,8 @@ FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
 MAX_LOCAL_WAIT_S = 0.5
 BACKLOG_CALL_INTERVAL_S = 1.0
+SLOW_PROFILE_S = 1.0  # a profile answering slower than this has its surplus backlog parked
+PARK_S = 5.0
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -73,6 +82,7 @@ class Dispatcher:
         self.latency_s: dict[Any, float] = {}
         self.oldest_in_flight: dict[Any, float] = {}
         self.limits: dict[Any, int] = {}
+        self.parked_at: dict[Any, float] = {}
         self._first_unflushed: float | None = None
 
     @property
@@ -92,6 +102,7 @@ class Dispatcher:
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
             sql.dispatcher_transaction_settings()
+            self._park_slow(saturated, now)
             rows = deliveries_claim(
                 worker_id=self.worker_id,
                 limit=limit,
@@ -139,6 +150,22 @@ class Dispatcher:
             if ready_at > now:  # the batch is still filling: all of it comes back together then
                 self.recorder.defer(groups.pop(), ready_at)
         return groups
+
+    def _park_slow(self, saturated: tuple, now: datetime) -> None:
+        """A saturated profile that answers slowly keeps due only what its slots get through in PARK_S;
+        the rest of its due backlog waits that long out of the way of other profiles' claims."""
+        started = time.monotonic()
+        for profile_id in saturated:
+            # Slow by its answers, or by its oldest request in flight while none has come back yet.
+            oldest = self.oldest_in_flight.get(profile_id)
+            latency_s = max(self.latency_s.get(profile_id) or 0.0, started - oldest if oldest else 0.0)
+            if latency_s < SLOW_PROFILE_S:
+                continue
+            if started - self.parked_at.get(profile_id, -PARK_S) < PARK_S:
+                continue
+            self.parked_at[profile_id] = started
+            keep = int(self.limits[profile_id] * PARK_S / latency_s) + 1
+            backlog_park(profile_id=profile_id, keep=keep, until=now + timedelta(seconds=PARK_S), now=now)
 
     def _rooms(self, profile_ids: set[Any]) -> dict[Any, int]:
         """How many deliveries each profile can take now (a claim leaves the rest due in their place).

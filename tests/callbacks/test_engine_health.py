@@ -219,3 +219,29 @@ def test_a_busy_profile_gets_its_backlog_in_due_order(account, receiver, setting
     arrival_order = [request.headers["webhook-id"] for request in receiver.wait_for(60)]
     displacement = [abs(rank - arrival_order.index(delivery_id)) for rank, delivery_id in enumerate(due_order)]
     assert max(displacement) <= 2, f"deliveries arrived up to {max(displacement)} places from their due order"
+
+
+def test_a_slow_profiles_surplus_backlog_is_parked_out_of_the_claims_way(account, receiver_factory):
+    # given a profile answering after 1.5 s (2 requests at a time) with 200 due, and a fast one
+    slow_receiver, fast_receiver = receiver_factory(), receiver_factory()
+    slow = profile_for(account, slow_receiver, event_types.OTP_SENT, max_in_flight=2)
+    fast = profile_for(account, fast_receiver, event_types.MESSAGE_STATUS)
+    slow_receiver.respond_by(lambda request: time.sleep(1.5) or Reply(status=200))
+    for number in range(200):
+        emit(account, {"n": number}, type=event_types.OTP_SENT)
+
+    # and 30 events for the fast one that fall due once the slow one has been waited on for a second
+    for number in range(30):
+        emit(account, {"n": number})
+    Delivery.objects.filter(profile=fast).update(next_attempt_at=clock.now() + timedelta(seconds=1.2))
+
+    # when a dispatcher runs for two and a half seconds
+    dispatch_run(worker_id="test", linger_s=0.5, budget_s=2.5)
+
+    # then the fast profile got everything, and the slow one's backlog beyond what its slots take
+    # in the next seconds waits out of the way, none of it lost
+    assert len(fast_receiver.requests) == 30
+    waiting = Delivery.objects.filter(profile=slow, state=Delivery.State.PENDING)
+    parked = waiting.filter(next_attempt_at__gt=clock.now(), attempt_count=0, leased_by="")
+    assert parked.count() >= 150
+    assert waiting.count() + Delivery.objects.filter(profile=slow, state=Delivery.State.DELIVERED).count() == 200
