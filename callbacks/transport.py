@@ -130,13 +130,16 @@ class _Exchange:
         self.scheme = parts.scheme.lower()
         self.host = parts.hostname or ""
         self.default_port = 443 if self.scheme == "https" else 80
-        self.port = parts.port or self.default_port
+        try:
+            self.port = parts.port or self.default_port
+        except ValueError:  # a port out of range: `start` fails the exchange
+            self.port = 0
         self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     # --- the steps -------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.scheme not in ("http", "https") or not self.host:
-            raise _Failure("transport_error", f"cannot send to {self.scheme}://{self.host}")
+        if self.scheme not in ("http", "https") or not self.host or not self.port:
+            raise _Failure("transport_error", f"cannot send to {self.scheme}://{self.host} (scheme, host and port)")
         try:
             self.payload = http_wire.request_bytes(
                 method=self.request.method,

@@ -261,3 +261,9 @@ def test_the_loop_keeps_no_more_timers_than_its_bound_however_many_requests_went
     # then all were answered, and the timers kept are within the bound, not one per request
     assert results.count(200) == 6000
     assert len(transport.transport._timers) <= transport.MAX_TIMERS + 100
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http://127.0.0.1:99999/x", "http:///x"])
+def test_a_url_the_transport_cannot_reach_fails_the_request_not_the_caller(url):
+    result = send(url)
+    assert (result.status, result.error_class) == (None, "transport_error")
