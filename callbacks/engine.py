@@ -48,7 +48,7 @@ FLUSH_ROWS = 500
 FLUSH_INTERVAL_S = 0.1
 IDLE_POLL_S = 0.01
 MAX_LOCAL_WAIT_S = 0.5
-BACKLOG_CALL_INTERVAL_S = 1.0
+BACKLOG_CALL_INTERVAL_S = 1.5  # longer than the help flag lives (tasks.HELP_INTERVAL_S)
 SLOW_PROFILE_S = 1.0  # a profile answering slower than this has its surplus backlog parked
 PARK_S = 5.0
 

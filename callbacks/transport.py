@@ -12,38 +12,29 @@ timeout bounds the whole answer, headers and body, so a receiver dripping bytes 
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import heapq
-import itertools
 import logging
 import os
 import queue
 import selectors
 import socket
 import ssl
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from callbacks import http_wire, network
+from callbacks.io_loop import Connection, IoLoop
 from callbacks.rendering import RenderedRequest
 
 logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_BODY_BYTES = 64 * 1024
 MAX_ERROR_DETAIL_CHARS = 500
-MAX_IDLE_CONNECTIONS = 512
 RECEIVE_BYTES = 64 * 1024
-RESOLVER_THREADS = 4
-MAX_SELECT_WAIT_S = 1.0
-MAX_TIMERS = 4096
 WAIT_MARGIN_S = 10.0  # request_send's own bound, beyond the request's timeouts
 CONNECT_UNDER_WAY = frozenset({0, errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY, errno.EWOULDBLOCK})
 
@@ -82,27 +73,12 @@ def _tls() -> ssl.SSLContext:
     return _tls_context
 
 
-class _Connection:
-    """One socket to scheme://host:port, idle in the pool or carrying one exchange."""
-
-    __slots__ = ("key", "reused", "sock")
-
-    def __init__(self, key: tuple[str, str, int], sock: socket.socket) -> None:
-        self.key = key
-        self.sock = sock
-        self.reused = False
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
 class _Exchange:
     """One request and its answer, moved along by the loop: resolve, connect, TLS, send, receive."""
 
     def __init__(
         self,
-        loop: _Loop,
+        loop: IoLoop,
         request: RenderedRequest,
         *,
         connect_timeout_s: float,
@@ -118,7 +94,7 @@ class _Exchange:
         self.done = done
         self.started = time.monotonic()
         self.result = TransportResult(started_at=time.time())
-        self.connection: _Connection | None = None
+        self.connection: Connection | None = None
         self.addresses: list[str] = []
         self.reader: http_wire.ResponseReader | None = None
         self.payload = b""
@@ -163,7 +139,7 @@ class _Exchange:
         if network.ip_literal_parse(self.host) is not None:
             self._resolved(self._resolve)
         else:
-            self.loop.resolve(self)
+            self.loop.in_resolver(self._resolve, lambda outcome: self.run(partial(self._resolved, outcome)))
 
     def _resolve(self) -> list[str]:
         try:
@@ -184,7 +160,7 @@ class _Exchange:
         address = self.addresses.pop(0)
         sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
-        self.connection = _Connection((self.scheme, self.host, self.port), sock)
+        self.connection = Connection((self.scheme, self.host, self.port), sock)
         code = sock.connect_ex((address, self.port))
         if code not in CONNECT_UNDER_WAY:
             self.connection.close()
@@ -202,7 +178,7 @@ class _Exchange:
         sock = self.connection.sock
         code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
-            self.loop.forget(self.connection)
+            self.loop.forget(self.connection.sock)
             self.connection.close()
             self._connect_next(OSError(code, os.strerror(code)))
             return
@@ -214,7 +190,7 @@ class _Exchange:
             self.connection.sock = _tls().wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
         except (ssl.SSLError, OSError) as error:
             raise _Failure("tls_error", f"TLS with {self.host} failed: {error}") from error
-        self.loop.rebind(self.connection, sock)
+        self.loop.forget(sock)  # the selector follows the wrapped socket from here
         self._wait(
             selectors.EVENT_WRITE,
             self._handshake,
@@ -227,16 +203,16 @@ class _Exchange:
         try:
             self.connection.sock.do_handshake()
         except ssl.SSLWantReadError:
-            self.loop.watch(self, selectors.EVENT_READ)
+            self.loop.watch(self.connection.sock, selectors.EVENT_READ, self)
             return
         except ssl.SSLWantWriteError:
-            self.loop.watch(self, selectors.EVENT_WRITE)
+            self.loop.watch(self.connection.sock, selectors.EVENT_WRITE, self)
             return
         except (ssl.SSLError, ssl.CertificateError, OSError) as error:
             raise _Failure("tls_error", f"TLS with {self.host} failed: {error}") from error
         self._send_on(self.connection)
 
-    def _send_on(self, connection: _Connection) -> None:
+    def _send_on(self, connection: Connection) -> None:
         self.connection = connection
         self.outgoing = memoryview(self.payload)
         self.reader = http_wire.ResponseReader(max_body_bytes=self.max_body_bytes)
@@ -256,16 +232,16 @@ class _Exchange:
                 sent = sock.send(self.outgoing)
                 self.outgoing = self.outgoing[sent:]
         except (BlockingIOError, ssl.SSLWantWriteError):
-            self.loop.watch(self, selectors.EVENT_WRITE)
+            self.loop.watch(self.connection.sock, selectors.EVENT_WRITE, self)
             return
         except ssl.SSLWantReadError:
-            self.loop.watch(self, selectors.EVENT_READ)
+            self.loop.watch(self.connection.sock, selectors.EVENT_READ, self)
             return
         except OSError as error:
             self._lost(error)
             return
         self.step = self._receive
-        self.loop.watch(self, selectors.EVENT_READ)
+        self.loop.watch(self.connection.sock, selectors.EVENT_READ, self)
 
     def _receive(self) -> None:
         sock, reader = self.connection.sock, self.reader
@@ -279,7 +255,7 @@ class _Exchange:
         except (BlockingIOError, ssl.SSLWantReadError):
             return  # more to come
         except ssl.SSLWantWriteError:
-            self.loop.watch(self, selectors.EVENT_WRITE)
+            self.loop.watch(self.connection.sock, selectors.EVENT_WRITE, self)
             return
         except http_wire.WireError as error:
             self._answered()
@@ -300,7 +276,7 @@ class _Exchange:
         an answer is tried once more on a fresh connection; anything else is this request's failure."""
         connection = self.connection
         if connection.reused and not self.reader.received_any:
-            self.loop.forget(connection)
+            self.loop.forget(connection.sock)
             connection.close()
             self.connection = None
             self.phase += 1
@@ -314,8 +290,19 @@ class _Exchange:
     def _wait(self, events: int, step: Callable[[], None], timeout_s: float, error_class: str, detail: str) -> None:
         self.phase += 1
         self.step = step
-        self.loop.watch(self, events)
-        self.loop.timer_add(time.monotonic() + timeout_s, self, self.phase, error_class, detail)
+        self.loop.watch(self.connection.sock, events, self)
+        self.loop.timer_add(
+            time.monotonic() + timeout_s, self, self.phase, partial(self._timed_out, error_class, detail)
+        )
+
+    def _timed_out(self, error_class: str, detail: str) -> None:
+        if self.reader is not None and self.reader.status is not None:
+            self._answered()  # what came of the answer before the time ran out
+        self.fail(error_class, detail)
+
+    def on_ready(self) -> None:
+        """The loop's call: the socket is ready for the step waiting on it."""
+        self.run(self.step)
 
     def run(self, step: Callable[[], None]) -> None:
         """Run one step; a failure anywhere ends the exchange with it."""
@@ -342,7 +329,7 @@ class _Exchange:
             if reusable:
                 self.loop.idle_put(self.connection)
             else:
-                self.loop.forget(self.connection)
+                self.loop.forget(self.connection.sock)
                 self.connection.close()
         done, result = self.done, self.result
         # Timers of finished exchanges wait in the heap until they would have fired: keep them light.
@@ -351,36 +338,12 @@ class _Exchange:
         done(result)
 
 
-class _Loop:
-    """The thread that moves every exchange of this process, started on first use (and again in a
-    forked child, where threads do not survive)."""
+class Transport:
+    """Sends requests on this process's event loop; each ends in a `TransportResult`."""
 
     def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
+        self.loop = IoLoop()
 
-    def _reset(self) -> None:
-        for inherited in (
-            getattr(self, "_selector", None),
-            getattr(self, "_wake_reader", None),
-            getattr(self, "_wake_writer", None),
-        ):
-            if inherited is not None:
-                inherited.close()  # the parent's: this process starts its own
-        self._inbox: deque[Callable[[], None]] = deque()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._selector: selectors.BaseSelector | None = None
-        self._wake_reader: socket.socket | None = None
-        self._wake_writer: socket.socket | None = None
-        self._wake_pending = False
-        self._timers: list[tuple[float, int, _Exchange, int, str, str]] = []
-        self._sequence = itertools.count()
-        self._idle: OrderedDict[_Connection, None] = OrderedDict()
-        self._idle_by_key: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._resolver: ThreadPoolExecutor | None = None
-
-    # --- from any thread ------------------------------------------------------------------------------
     def submit(
         self,
         request: RenderedRequest,
@@ -392,143 +355,17 @@ class _Loop:
     ) -> None:
         """Send `request`; `done(result)` is called on the loop's thread once it has ended."""
         exchange = _Exchange(
-            self,
+            self.loop,
             request,
             connect_timeout_s=connect_timeout_s,
             response_timeout_s=response_timeout_s,
             max_body_bytes=max_body_bytes,
             done=done,
         )
-        self._started()
-        self._post(lambda: exchange.run(exchange.start))
-
-    def _post(self, work: Callable[[], None]) -> None:
-        self._inbox.append(work)
-        if not self._wake_pending:
-            self._wake_pending = True
-            with contextlib.suppress(OSError):  # full of wake-ups already: the loop is on its way
-                self._wake_writer.send(b"\0")
-
-    def _started(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._selector = selectors.DefaultSelector()
-                self._wake_reader, self._wake_writer = socket.socketpair()
-                self._wake_reader.setblocking(False)
-                self._wake_writer.setblocking(False)
-                self._selector.register(self._wake_reader, selectors.EVENT_READ, None)
-                self._resolver = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="callback-dns")
-                thread = threading.Thread(target=self._run, name="callback-transport", daemon=True)
-                thread.start()
-                self._thread = thread
-
-    # --- on the loop's thread ---------------------------------------------------------------------------
-    def _run(self) -> None:
-        selector = self._selector
-        while True:
-            wait = MAX_SELECT_WAIT_S
-            if self._timers:
-                wait = min(wait, max(0.0, self._timers[0][0] - time.monotonic()))
-            for key, _ in selector.select(wait):
-                if key.data is None:
-                    with contextlib.suppress(BlockingIOError):
-                        while self._wake_reader.recv(4096):
-                            pass
-                    # Only now, and before the inbox is read: a post from here on sends a new wake-up.
-                    self._wake_pending = False
-                elif isinstance(key.data, _Connection):
-                    self._idle_closed(key.data)
-                else:
-                    exchange = key.data
-                    exchange.run(exchange.step)
-            self._timers_fire()
-            while self._inbox:
-                work = self._inbox.popleft()
-                try:
-                    work()
-                except Exception:
-                    logger.exception("transport.work_failed")
-
-    def watch(self, exchange: _Exchange, events: int) -> None:
-        sock = exchange.connection.sock
-        try:
-            self._selector.modify(sock, events, exchange)
-        except KeyError:
-            self._selector.register(sock, events, exchange)
-
-    def rebind(self, connection: _Connection, old_sock: socket.socket) -> None:
-        """The connection's socket was wrapped (TLS): the selector follows the new object."""
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(old_sock)
-
-    def forget(self, connection: _Connection) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(connection.sock)
-
-    def timer_add(self, deadline: float, exchange: _Exchange, phase: int, error_class: str, detail: str) -> None:
-        if len(self._timers) > MAX_TIMERS:  # mostly stale (finished or moved on): keep the live ones
-            self._timers = [entry for entry in self._timers if not entry[2].finished and entry[2].phase == entry[3]]
-            heapq.heapify(self._timers)
-        heapq.heappush(self._timers, (deadline, next(self._sequence), exchange, phase, error_class, detail))
-
-    def _timers_fire(self) -> None:
-        now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, exchange, phase, error_class, detail = heapq.heappop(self._timers)
-            if not exchange.finished and exchange.phase == phase:
-                if exchange.reader is not None and exchange.reader.status is not None:
-                    exchange._answered()
-                exchange.fail(error_class, detail)
-
-    def resolve(self, exchange: _Exchange) -> None:
-        """Look a name up on a resolver thread; the exchange goes on here with the answer."""
-
-        def lookup() -> None:
-            try:
-                addresses = exchange._resolve()
-            except _Failure as failure:
-                self._post(partial(exchange.run, partial(_raise, failure)))
-                return
-            self._post(partial(exchange.run, partial(exchange._resolved, lambda: addresses)))
-
-        self._resolver.submit(lookup)
-
-    # --- kept-alive connections ---------------------------------------------------------------------
-    def idle_take(self, key: tuple[str, str, int]) -> _Connection | None:
-        connections = self._idle_by_key.get(key)
-        if not connections:
-            return None
-        connection = connections.pop()
-        del self._idle[connection]
-        connection.reused = True
-        return connection
-
-    def idle_put(self, connection: _Connection) -> None:
-        # Watched while idle: a server closing it (or writing out of turn) takes it out of the pool.
-        self._selector.modify(connection.sock, selectors.EVENT_READ, connection)
-        self._idle[connection] = None
-        self._idle_by_key.setdefault(connection.key, []).append(connection)
-        while len(self._idle) > MAX_IDLE_CONNECTIONS:
-            oldest, _ = self._idle.popitem(last=False)
-            self._idle_by_key[oldest.key].remove(oldest)
-            self.forget(oldest)
-            oldest.close()
-
-    def _idle_closed(self, connection: _Connection) -> None:
-        if connection in self._idle:
-            del self._idle[connection]
-            self._idle_by_key[connection.key].remove(connection)
-        self.forget(connection)
-        connection.close()
+        self.loop.post(partial(exchange.run, exchange.start))
 
 
-def _raise(failure: _Failure) -> None:
-    raise failure
-
-
-transport = _Loop()
+transport = Transport()
 
 
 def request_send(

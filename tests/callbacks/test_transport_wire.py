@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from callbacks import transport
+from callbacks import io_loop, transport
 from callbacks.rendering import RenderedRequest
 from callbacks.transport import request_send
 from tests.receivers import Receiver
@@ -260,7 +260,7 @@ def test_the_loop_keeps_no_more_timers_than_its_bound_however_many_requests_went
             assert finished.acquire(timeout=10)
     # then all were answered, and the timers kept are within the bound, not one per request
     assert results.count(200) == 6000
-    assert len(transport.transport._timers) <= transport.MAX_TIMERS + 100
+    assert len(transport.transport.loop._timers) <= io_loop.MAX_TIMERS + 100
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http://127.0.0.1:99999/x", "http:///x"])
