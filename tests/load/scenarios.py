@@ -137,6 +137,19 @@ def events_emit(
     }
 
 
+def two_clusters_delivering(fleet, receiver, *, events: int):
+    """Two clusters of `fleet` delivering `events` events to each of 2 profiles of `receiver`, returned
+    once 150 requests have arrived (a fault then strikes mid-delivery)."""
+    from tests.load.harness import wait_until
+
+    account, profiles = profiles_create(count=2, url_for=lambda index: f"{receiver.url}/p{index}")
+    fleet.cluster("worker-a")
+    fleet.cluster("worker-b")
+    events_emit(account=account, count=events)
+    assert wait_until(lambda: receiver.stats()["total"] >= 150, timeout_s=60)
+    return account, profiles
+
+
 def delivered_count(profiles) -> int:
     from callbacks.models import Delivery
 

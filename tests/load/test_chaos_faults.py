@@ -17,7 +17,7 @@ from django.db.models import F
 from callbacks.models import Attempt, Delivery
 from callbacks.tasks import dispatcher_wake
 from tests.load.harness import wait_until
-from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create
+from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
 from tests.load.servers import ScriptedReceiver, free_port
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
@@ -85,11 +85,7 @@ def postgres_restart() -> None:
 
 def test_workers_recover_from_a_postgres_restart_during_delivery(fleet, slow_receiver):
     # given 1,000 deliveries being delivered to a receiver that answers after 100 ms
-    account, profiles = profiles_create(count=2, url_for=lambda index: f"{slow_receiver.url}/p{index}")
-    fleet.cluster("worker-a")
-    fleet.cluster("worker-b")
-    events_emit(account=account, count=500)
-    assert wait_until(lambda: slow_receiver.stats()["total"] >= 150, timeout_s=60)
+    _, profiles = two_clusters_delivering(fleet, slow_receiver, events=500)
     # when PostgreSQL restarts under them
     connection.close()
     postgres_restart()

@@ -18,7 +18,7 @@ from callbacks.models import Attempt, Delivery, Event
 from callbacks.services.api_keys import api_key_create
 from tests.load.api_load import Gunicorn
 from tests.load.harness import wait_until
-from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create
+from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 
@@ -40,11 +40,7 @@ def test_redis_restarted_during_delivery_loses_no_delivery_and_sends_none_twice(
 ):
     fleet = fleet_on_own_redis
     # given 2,000 deliveries being delivered by two clusters to a receiver that answers after 100 ms
-    account, profiles = profiles_create(count=2, url_for=lambda index: f"{slow_receiver.url}/p{index}")
-    fleet.cluster("worker-a")
-    fleet.cluster("worker-b")
-    events_emit(account=account, count=1000)
-    assert wait_until(lambda: slow_receiver.stats()["total"] >= 150, timeout_s=60)
+    account, profiles = two_clusters_delivering(fleet, slow_receiver, events=1000)
     # when Redis stops (its queue, wake-ups and flag gone) and stays down for a while
     own_redis.stop()
     delivered_at_stop = delivered_count(profiles)
