@@ -3,7 +3,7 @@
 AES-128/192/256 in CFB (CFB128, OpenSSL's `aes-*-cfb`) or GCM. Key and IV are the characters the
 profile holds, UTF-8 encoded. A random IV per message is sent in front of the ciphertext:
 base64(IV ‖ ciphertext) for CFB, base64(IV ‖ ciphertext ‖ 16-byte tag) for GCM; with a fixed IV the
-IV is left out. Any standard AES implementation decrypts it (the README shows `openssl enc`).
+IV is left out. Any standard AES implementation decrypts it (docs/wire-formats.md shows `openssl enc`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 TEMPLATE = """\
-# Callback Center settings (see README.md for every variable). Keep this file: the
+# Callback Center settings (see docs/configuration.md for every variable). Keep this file: the
 # FIELD_ENCRYPTION_KEYS below decrypt every stored secret.
 SECRET_KEY={secret_key}
 FIELD_ENCRYPTION_KEYS={field_key}

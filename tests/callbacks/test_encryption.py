@@ -25,7 +25,7 @@ IV = "fedcba9876543210"
 
 
 def openssl_decrypt(*, cipher: str, key: str, iv: bytes, ciphertext: bytes) -> str:
-    """`openssl enc -d` with the key and IV given as hex, the way the README tells receivers."""
+    """`openssl enc -d` with the key and IV given as hex, the way docs/wire-formats.md tells receivers."""
     completed = subprocess.run(
         ["openssl", "enc", "-d", f"-{cipher}", "-K", key.encode().hex(), "-iv", iv.hex(), "-nosalt"],
         input=ciphertext,

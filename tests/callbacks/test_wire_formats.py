@@ -1,4 +1,4 @@
-"""The README's `## Wire formats` examples, run as a receiver would run them on requests we really sent."""
+"""The examples of docs/wire-formats.md, run as a receiver would run them on requests we really sent."""
 
 from __future__ import annotations
 
@@ -18,26 +18,19 @@ from tests.receivers import Reply
 
 pytestmark = pytest.mark.django_db
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+WIRE_FORMATS = Path(__file__).resolve().parents[2] / "docs" / "wire-formats.md"
 KEY, IV = "0123456789abcdef", "fedcba9876543210"
 
 
-def _section() -> str:
-    text = README.read_text()
-    start = text.index("\n## Wire formats")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
-
-
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", _section(), flags=re.DOTALL)
+    return re.findall(rf"```{language}\n(.*?)```", WIRE_FORMATS.read_text(), flags=re.DOTALL)
 
 
 @pytest.fixture(scope="module")
 def readme() -> dict:
     namespace: dict = {}
     for block in _blocks("python"):
-        exec(compile(block, "README.md", "exec"), namespace)
+        exec(compile(block, "docs/wire-formats.md", "exec"), namespace)
     return namespace
 
 
