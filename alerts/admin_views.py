@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from alerts.selectors import alerts_list
-from alerts.services.settings import alert_recipients_get, alert_settings_get, alert_settings_update
+from alerts.selectors import alert_recipients_get, alert_settings_get, alerts_list
+from alerts.services.settings import alert_settings_update
 from alerts.services.telegram_binding import telegram_binding_reacquire, telegram_binding_state
 from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.scoping import account_current, account_required, may_write

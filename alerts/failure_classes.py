@@ -47,7 +47,7 @@ TEXTS: dict[str, FailureClassText] = {
 }
 
 
-# The transport's error classes (see `callbacks.transport`) that have a class of their own here.
+# The transport's error classes (see `callbacks.delivery.send.transport`) that have a class of their own here.
 TRANSPORT_CLASSES = {
     "connect_timeout": CONNECT,
     "connect_refused": CONNECT,

@@ -13,6 +13,7 @@ from alerts.services.failure_notices import failure_record, profile_abnormal_rec
 from alerts.services.verifications import verification_mark_verified, verification_record_sent
 from callbacks import event_types
 from callbacks.models import Account, Attempt, CallbackProfile, Delivery, Event
+from callbacks.services.accounts import account_balance_set
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ def on_event_received(sender: Any, event: Event, **kwargs: Any) -> None:
 
 
 def _balance_take(*, event: Event, data: dict[str, Any]) -> None:
-    from callbacks.services.accounts import account_balance_set
-
     try:
         account_balance_set(account=event.account, balance_usd=data.get("balance_usd"))
     except ValidationError as error:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 
-from alerts.models import Alert, AlertSettings, Verification
+from alerts.models import Alert, AlertRecipients, AlertSettings, Verification
 from callbacks.models import Account
 
 
@@ -56,3 +56,15 @@ def alerts_list(*, account: Account, kind: str | None = None, state: str | None 
     elif state == "resolved":
         alerts = alerts.filter(resolved_at__isnull=False)
     return alerts.order_by("-fired_at")
+
+
+def alert_settings_get(*, account: Account) -> AlertSettings:
+    """The account's alert settings, created with the defaults on first use."""
+    alert_settings, _ = AlertSettings.objects.get_or_create(account=account)
+    return alert_settings
+
+
+def alert_recipients_get(*, account: Account) -> AlertRecipients:
+    """The account's alert receivers (Telegram binding and e-mails), created empty on first use."""
+    recipients, _ = AlertRecipients.objects.get_or_create(account=account)
+    return recipients

@@ -7,7 +7,8 @@ import logging
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import Alert
-from alerts.services import checks, failure_notices, notice_sending
+from alerts.notifiers.telegram import telegram_message_send
+from alerts.services import checks, failure_notices, notice_sending, verifications
 from callbacks.models import Attempt, CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
@@ -25,9 +26,7 @@ def failure_digests_flush() -> int:
 
 def verifications_purge() -> int:
     """Every hour: forget OTPs older than any rate window."""
-    from alerts.services.verifications import verifications_purge
-
-    return verifications_purge()
+    return verifications.verifications_purge()
 
 
 def alert_notify(alert_id: str, notice: str) -> None:
@@ -88,6 +87,4 @@ def _profile_get(profile_id: str) -> CallbackProfile | None:
 
 def telegram_reply_send(chat_id: int, text: str) -> None:
     """Answer a chat that wrote to the bot (sent from a worker, not from the webhook request)."""
-    from alerts.notifiers.telegram import telegram_message_send
-
     telegram_message_send(chat_id=chat_id, text=text)

@@ -8,8 +8,12 @@ class CallbacksConfig(AppConfig):
     verbose_name = "Callbacks"
 
     def ready(self) -> None:
+        # Imported here, once the app registry is ready: these modules import models.
+        from callbacks.services.announcements import announcements_connect
         from callbacks.services.catalogue import event_types_sync_after_migrate
         from callbacks.tasks import schedules_register
+
+        announcements_connect()
 
         post_migrate.connect(event_types_sync_after_migrate, sender=self)
         post_migrate.connect(schedules_register, sender=self)

@@ -167,7 +167,7 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 CALLBACKS_ALLOW_HTTP = env.bool("CALLBACKS_ALLOW_HTTP", default=DEBUG)
 CALLBACKS_ALLOW_PRIVATE_NETWORKS = env.bool("CALLBACKS_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
 CALLBACKS_RETENTION_DAYS = env.int("CALLBACKS_RETENTION_DAYS", default=30)
-# The delivery engine (callbacks/engine.py): requests in flight per worker, rows per claim, how long a
+# The delivery engine (callbacks/delivery/engine.py): requests in flight per worker, rows per claim, how long a
 # claim is leased (longer than the slowest call), how long one dispatcher task runs and lingers idle.
 CALLBACKS_DISPATCH_CONCURRENCY = env.int("CALLBACKS_DISPATCH_CONCURRENCY", default=100)
 CALLBACKS_DISPATCH_BATCH_SIZE = env.int("CALLBACKS_DISPATCH_BATCH_SIZE", default=200)

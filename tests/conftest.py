@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from callbacks import clock
+from callbacks.delivery.wake import wake_memory_clear
 from callbacks.models import Account
 from callbacks.services.api_keys import api_key_create
-from callbacks.tasks import wakeup_memory_clear
 from tests.factories import AccountFactory
 from tests.receivers import Receiver
 
@@ -68,6 +68,6 @@ def _engine_state_reset():
     """Each test starts on the real clock with an empty cache (it holds the dispatcher's wake-up flag)."""
     clock.reset()
     cache.clear()
-    wakeup_memory_clear()
+    wake_memory_clear()
     yield
     clock.reset()

@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from alerts.api.serializers import AlertSerializer, AlertSettingsSerializer
 from alerts.models import Alert
-from alerts.selectors import alerts_list
-from alerts.services.settings import EDITABLE_FIELDS, alert_recipients_get, alert_settings_get, alert_settings_update
+from alerts.selectors import alert_recipients_get, alert_settings_get, alerts_list
+from alerts.services.settings import EDITABLE_FIELDS, alert_settings_update
 from alerts.services.telegram_binding import telegram_binding_reacquire, telegram_binding_state
 from callbacks.models import Account
 

@@ -14,6 +14,7 @@ from alerts.enqueue import task_enqueue_on_commit
 from alerts.models import DEFAULT_REMINDER_QUIET_HOURS, Alert, AlertSettings
 from callbacks import clock, event_types
 from callbacks.models import Account
+from callbacks.services.events import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,6 @@ def _alert_reading_keep(*, alert: Alert, reading: Reading) -> None:
 
 def _alert_event_emit(*, alert: Alert, notice: str) -> None:
     """Emit the alert's business event(s) to the profiles subscribed to them."""
-    from callbacks.services.events import event_emit
-
     state = "resolved" if notice == Notice.RESOLVED else "firing"
     key = f"alert:{alert.pk}:{notice}:{alert.reminders_sent}"
     details = alert.details

@@ -6,9 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from alerts.models import Alert, AlertSettings
-from alerts.selectors import verification_rate_get, verification_timeouts_count
+from alerts.selectors import alert_settings_get, verification_rate_get, verification_timeouts_count
 from alerts.services.alerting import Reading, alert_evaluate
-from alerts.services.settings import alert_settings_get
 from alerts.services.verifications import verification_timeouts_emit
 from callbacks import clock
 from callbacks.models import Account

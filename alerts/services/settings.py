@@ -8,7 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from alerts.models import MAX_ALERT_EMAILS, AlertRecipients, AlertSettings
+from alerts.models import MAX_ALERT_EMAILS, AlertSettings
+from alerts.selectors import alert_recipients_get
+from alerts.services.checks import balance_alert_check
 from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import Account
 
@@ -32,18 +34,6 @@ EDITABLE_FIELDS = (
     "reminder_quiet_hours",
     "emails",
 )
-
-
-def alert_settings_get(*, account: Account) -> AlertSettings:
-    """The account's alert settings, created with the defaults on first use."""
-    alert_settings, _ = AlertSettings.objects.get_or_create(account=account)
-    return alert_settings
-
-
-def alert_recipients_get(*, account: Account) -> AlertRecipients:
-    """The account's alert receivers (Telegram binding and e-mails), created empty on first use."""
-    recipients, _ = AlertRecipients.objects.get_or_create(account=account)
-    return recipients
 
 
 def _whole_number(value: Any, *, field: str, label: str, minimum: int, maximum: int, unit: str) -> int:
@@ -144,7 +134,5 @@ def alert_settings_update(
             recipients.emails = parsed_emails
             recipients.save(update_fields=["emails", "updated_at"])
         if {"balance_enabled", "balance_threshold_usd"} & changes.keys():
-            from alerts.services.checks import balance_alert_check
-
             balance_alert_check(account=account)
     return alert_settings

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from alerts.models import AlertRecipients
-from alerts.services.settings import alert_recipients_get
+from alerts.selectors import alert_recipients_get
 from callbacks import clock
 from callbacks.models import Account
 

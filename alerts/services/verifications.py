@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from alerts.models import AlertSettings, Verification
 from callbacks import clock, event_types
 from callbacks.models import Account
+from callbacks.services.events import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def verification_mark_verified(*, account: Account, data: dict[str, Any], at: da
 
 def verification_timeouts_emit(*, account: Account, now: datetime | None = None) -> int:
     """Emit `otp.verification_timeout` once for each OTP of `account` not verified in time; returns how many."""
-    from callbacks.services.events import event_emit
-
     now = now or clock.now()
     alert_settings = AlertSettings.objects.filter(account=account, timeout_enabled=True).first()
     if alert_settings is None:

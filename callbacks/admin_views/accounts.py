@@ -18,6 +18,7 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import Account, ApiKey
+from callbacks.services.accounts import account_create, account_update
 from callbacks.services.api_keys import api_key_create, api_key_revoke
 from callbacks.tenancy import accounts_for_user
 
@@ -67,8 +68,6 @@ class AccountForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        from callbacks.services.accounts import account_create, account_update
-
         values = {name: cleaned[name] for name in self.fields if name in cleaned}
         if not values.get("platform_api_key"):
             values.pop("platform_api_key", None)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from callbacks import event_types
 from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
 from callbacks.services import profile_rules as rules
-from callbacks.services.profiles import SECRET_FIELDS
+from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update
 
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
 # The order the form shows them in; the service decides which fields it accepts.
@@ -188,8 +189,6 @@ class CallbackProfileForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        from callbacks.services.profiles import profile_create, profile_update
-
         try:
             if not self.instance._state.adding:
                 self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
@@ -202,6 +201,4 @@ class CallbackProfileForm(forms.ModelForm):
 
 
 def _event_type_codes() -> list[str]:
-    from callbacks import event_types
-
     return [spec.code for spec in event_types.REGISTRY]

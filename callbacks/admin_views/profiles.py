@@ -20,6 +20,8 @@ from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.admin_views.selectors import profile_event_counts
 from callbacks.models import CallbackProfile
+from callbacks.services.connectivity import profile_test
+from callbacks.services.profiles import profile_delete
 
 logger = logging.getLogger(__name__)
 
@@ -239,13 +241,9 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def delete_model(self, request, obj) -> None:
-        from callbacks.services.profiles import profile_delete
-
         profile_delete(profile=obj)
 
     def delete_queryset(self, request, queryset) -> None:
-        from callbacks.services.profiles import profile_delete
-
         for profile in queryset:
             profile_delete(profile=profile)
 
@@ -267,8 +265,6 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         profile = self._profile(request, profile_id)
         if request.method != "POST":
             return JsonResponse({"error": "POST only"}, status=405)
-        from callbacks.services.connectivity import profile_test
-
         result = profile_test(profile=profile)
         profile.refresh_from_db()
         return JsonResponse(

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 
+from callbacks.api.throttling import auth_failure_record
 from callbacks.models import Account, ApiKey
+from callbacks.services.api_keys import api_key_authenticate
 
 
 @dataclass
@@ -33,9 +35,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        from callbacks.api.throttling import auth_failure_record
-        from callbacks.services.api_keys import api_key_authenticate
-
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None

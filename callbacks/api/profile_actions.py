@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callbacks import event_types, stats
+from callbacks import event_types
 from callbacks.api.delivery_serializers import (
     ConnectivitySerializer,
     EventSerializer,
@@ -18,6 +18,7 @@ from callbacks.api.delivery_serializers import (
     TriggerSerializer,
 )
 from callbacks.api.events import PayloadTooLargeError, event_answer, request_size_check
+from callbacks.delivery.record import stats
 from callbacks.models import CallbackProfile
 from callbacks.selectors.deliveries import moment_of
 from callbacks.selectors.profiles import profile_get

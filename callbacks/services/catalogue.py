@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from callbacks import event_types
+from callbacks.models import EventType
 
 
 def event_types_sync() -> int:
     """Create or update one EventType row per registry entry; returns how many rows changed."""
-    from callbacks.models import EventType
-
     changed = 0
     existing = {row.code: row for row in EventType.objects.all()}
     for spec in event_types.REGISTRY:

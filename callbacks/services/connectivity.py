@@ -7,10 +7,15 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from callbacks import clock, event_types, health, outcomes
+from django.db import transaction
+
+from callbacks import clock, event_types, signals
+from callbacks.delivery.record import outcomes
+from callbacks.delivery.render.request import EventData, Item, ProfileSnapshot, request_render
+from callbacks.delivery.send.transport import TransportResult, request_send
 from callbacks.models import CallbackProfile
-from callbacks.rendering import EventData, Item, ProfileSnapshot, request_render
-from callbacks.transport import TransportResult, request_send
+from callbacks.services.deliveries import deliveries_release
+from callbacks.services.events import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ def profile_test(*, profile: CallbackProfile) -> ConnectivityResult:
     recovered = False
     if outcome.succeeded:
         if profile.status == CallbackProfile.Status.ABNORMAL:
-            recovered = health.profile_recover(profile=profile)
+            recovered = profile_recover(profile=profile)
         else:
             CallbackProfile.objects.filter(pk=profile.pk).update(
                 consecutive_failures=0, first_failure_at=None, exhausted_deliveries=0, last_success_at=now
@@ -79,3 +84,31 @@ def profile_test(*, profile: CallbackProfile) -> ConnectivityResult:
         profile_status=profile.status,
         recovered=recovered,
     )
+
+
+def profile_recover(*, profile: CallbackProfile) -> bool:
+    """An abnormal profile answered: enable it, reset its health, release its held deliveries, announce.
+    Returns False when it was not abnormal."""
+    now = clock.now()
+    with transaction.atomic():
+        changed = CallbackProfile.objects.filter(pk=profile.pk, status=CallbackProfile.Status.ABNORMAL).update(
+            status=CallbackProfile.Status.ENABLED,
+            status_reason="",
+            abnormal_since=None,
+            consecutive_failures=0,
+            exhausted_deliveries=0,
+            first_failure_at=None,
+            last_success_at=now,
+        )
+        if not changed:
+            return False
+        released = deliveries_release(profile=profile)
+    profile.refresh_from_db()
+    logger.info("profile.recovered", extra={"profile_id": str(profile.pk), "released": released})
+    event_emit(
+        account=profile.account,
+        type=event_types.CALLBACK_PROFILE_RECOVERED,
+        data={"profile_id": str(profile.pk), "name": profile.name},
+    )
+    signals.endpoint_recovered.send(sender=CallbackProfile, profile=profile)
+    return True

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from callbacks import clock
+from callbacks.delivery.wake import wake_request_on_commit
 from callbacks.models import Account, CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
@@ -18,9 +19,7 @@ REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.S
 
 
 def _wake_on_commit() -> None:
-    from callbacks.tasks import dispatcher_wake_on_commit
-
-    dispatcher_wake_on_commit()
+    wake_request_on_commit()
 
 
 def _not_in_flight(now: datetime) -> Q:

@@ -11,8 +11,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from callbacks import clock, event_types, signals, sql
-from callbacks.ids import uuid4_fast
+from callbacks import clock, event_types, signals
+from callbacks.delivery import sql
+from callbacks.delivery.ids import uuid4_fast
+from callbacks.delivery.wake import wake_request
 from callbacks.models import Account, CallbackProfile, Delivery, Event
 
 logger = logging.getLogger(__name__)
@@ -108,9 +110,7 @@ def _rows_insert(*, event: Event, payload_json: str, profiles: list[tuple[Any, s
 
 
 def _on_commit(event: Event) -> None:
-    from callbacks.tasks import dispatcher_wake
-
-    dispatcher_wake()
+    wake_request()
     signals.event_received.send(sender=Event, event=event)
 
 
@@ -193,8 +193,6 @@ def events_emit(*, account: Account, items: Sequence[tuple[str, dict]]) -> list[
 
 
 def _many_on_commit(events: list[Event]) -> None:
-    from callbacks.tasks import dispatcher_wake
-
-    dispatcher_wake()
+    wake_request()
     for event in events:
         signals.event_received.send(sender=Event, event=event)

@@ -13,15 +13,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from callbacks import event_types
-from callbacks.email_addresses import email_addresses_parse
-from callbacks.models import CallbackProfile
-from callbacks.network import url_check
-from callbacks.templating import (
+from callbacks.delivery.render.templating import (
     example_contexts,
     placeholders_unresolved,
     template_check,
     unresolved_message,
 )
+from callbacks.delivery.send.network import url_check
+from callbacks.email_addresses import email_addresses_parse
+from callbacks.models import CallbackProfile
 
 MAX_NAME_LENGTH = 200
 MAX_HEADERS = 30

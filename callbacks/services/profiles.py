@@ -14,10 +14,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from callbacks.delivery.render.signing import signing_secret_generate
 from callbacks.models import Account, CallbackProfile
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
+from callbacks.services.deliveries import deliveries_release
 from callbacks.services.profile_rules import profile_values_clean
-from callbacks.signing import signing_secret_generate
 
 logger = logging.getLogger(__name__)
 
@@ -208,8 +209,6 @@ def profile_status_set(*, profile: CallbackProfile, status: str, reason: str = "
         changes.update(consecutive_failures=0, exhausted_deliveries=0, first_failure_at=None, abnormal_since=None)
     elif status == CallbackProfile.Status.ABNORMAL and profile.abnormal_since is None:
         changes["abnormal_since"] = now
-    from callbacks.services.deliveries import deliveries_release
-
     released = 0
     with transaction.atomic():
         CallbackProfile.objects.filter(pk=profile.pk).update(**changes, updated_at=now)

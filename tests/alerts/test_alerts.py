@@ -32,7 +32,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def receivers(account, fake_telegram, tasks_inline):
     """The account's alerts go to two addresses and a bound Telegram chat (through the fake Bot API)."""
-    from alerts.services.settings import alert_recipients_get
+    from alerts.selectors import alert_recipients_get
 
     alert_settings_update(account=account, emails="ops@acme.test, cto@acme.test")
     recipients = alert_recipients_get(account=account)

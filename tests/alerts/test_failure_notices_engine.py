@@ -6,10 +6,10 @@ import pytest
 from django.core import mail
 
 from callbacks import clock, event_types
-from callbacks.engine import DEFAULT_LEASE_S as LEASE_S
-from callbacks.engine import dispatch_batch
-from callbacks.health import profile_recover
+from callbacks.delivery.engine import DEFAULT_LEASE_S as LEASE_S
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
+from callbacks.services.connectivity import profile_recover
 from callbacks.services.events import event_emit
 from tests.factories import CallbackProfileFactory
 from tests.receivers import Reply

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from alerts.services.settings import alert_recipients_get, alert_settings_get, alert_settings_update
+from alerts.selectors import alert_recipients_get, alert_settings_get
+from alerts.services.settings import alert_settings_update
 
 
 @pytest.mark.django_db

@@ -76,8 +76,9 @@ def test_failure_notice_arrives_through_smtp(account, smtp_server, tasks_inline,
 
 def test_an_unreachable_mail_server_is_recorded_with_the_alert(account, fake_telegram, settings, tasks_inline):
     from alerts.models import Alert
+    from alerts.selectors import alert_recipients_get
     from alerts.services.notice_sending import alert_notice_send
-    from alerts.services.settings import alert_recipients_get, alert_settings_update
+    from alerts.services.settings import alert_settings_update
 
     # given receivers by e-mail and Telegram, and a mail server nobody listens on
     alert_settings_update(account=account, emails="ops@acme.test")

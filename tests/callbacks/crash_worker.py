@@ -24,7 +24,7 @@ def main(arguments: list[str]) -> None:
     from django.core.management import call_command
 
     from callbacks import clock, event_types
-    from callbacks.engine import dispatch_run
+    from callbacks.delivery.engine import dispatch_run
     from callbacks.models import Delivery
     from callbacks.services.events import event_emit
     from tests.callbacks.engine_helpers import profile_for

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callbacks import event_types
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import Account, CallbackProfile, Delivery, Event
 from callbacks.services.events import event_emit
 from tests.factories import CallbackProfileFactory

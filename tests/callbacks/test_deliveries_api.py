@@ -8,7 +8,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from callbacks import clock, event_types
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for
 from tests.receivers import Reply

@@ -11,7 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from callbacks.encryption import EncryptionConfigError, payload_encrypt, value_decrypt, value_encrypt
+from callbacks.delivery.render.encryption import EncryptionConfigError, payload_encrypt, value_decrypt, value_encrypt
 from tests.callbacks.engine_helpers import profile_for, send_one
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callbacks import clock, event_types
-from callbacks.engine import dispatch_batch, dispatch_run
+from callbacks.delivery.engine import dispatch_batch, dispatch_run
 from callbacks.models import Attempt, CallbackProfile, Delivery, DeliveryStats
 from callbacks.services.events import event_emit
 from tests.factories import CallbackProfileFactory

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from callbacks import clock, event_types, signals
-from callbacks.engine import dispatch_batch, dispatch_run
+from callbacks.delivery.engine import dispatch_batch, dispatch_run
 from callbacks.models import CallbackProfile, Delivery, Event
 from callbacks.services.connectivity import profile_test
 from tests.callbacks.engine_helpers import delivery_of, emit, profile_for

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.db.models import Sum
 
-from callbacks import clock, event_types, outcomes, signals
-from callbacks.engine import dispatch_batch
+from callbacks import clock, event_types, signals
+from callbacks.delivery.engine import dispatch_batch
+from callbacks.delivery.record import outcomes
+from callbacks.delivery.send.transport import TransportResult
 from callbacks.models import Attempt, CallbackProfile, Delivery, DeliveryStats, Event
-from callbacks.transport import TransportResult
 from tests.callbacks.engine_helpers import delivery_of, emit, profile_for
 from tests.receivers import Reply, unused_port
 

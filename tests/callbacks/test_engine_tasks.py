@@ -11,8 +11,9 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 
 from callbacks import clock, tasks
+from callbacks.delivery import wake
+from callbacks.delivery.retention import retention_purge
 from callbacks.models import Attempt, Delivery, DeliveryStats, Event
-from callbacks.retention import retention_purge
 from tests.callbacks.engine_helpers import delivery_of, emit, profile_for
 from tests.receivers import Reply
 
@@ -52,16 +53,16 @@ def test_the_wakeup_task_delivers_until_nothing_is_due_and_clears_its_flag(accou
     settings.CALLBACKS_DISPATCH_LINGER_S = 0
     profile_for(account, receiver)
     receiver.respond_next(Reply(status=500))
-    assert tasks.dispatcher_wake()
+    assert wake.wake_request()
     event = emit(account)
 
     # when the task runs
-    tasks.dispatch_wakeup()
+    tasks.dispatch_on_wake()
 
     # then the retry went out in the same run, and the next event can queue a new wake-up
     assert delivery_of(event).state == Delivery.State.DELIVERED and delivery_of(event).attempt_count == 2
-    tasks.wakeup_memory_clear()
-    assert tasks.dispatcher_wake()
+    wake.wake_memory_clear()
+    assert wake.wake_request()
 
 
 def test_schedules_are_registered_once_and_kept_after_migrate():
@@ -85,7 +86,7 @@ def test_retention_purges_old_attempts_and_payloads_but_keeps_rollups_and_waitin
     profile_for(account, receiver, retry_schedule_s=[86400 * 100])
     delivered_old = emit(account, {"secret": "old"})
     receiver.respond_next(Reply(status=200), Reply(status=500))
-    from callbacks.engine import dispatch_batch
+    from callbacks.delivery.engine import dispatch_batch
 
     dispatch_batch(worker_id="test")
     waiting_old = emit(account, {"keep": "me"})
@@ -127,11 +128,11 @@ def test_a_lasting_backlog_asks_for_help_again_and_a_helper_ends_when_nothing_is
     empty_queue.purge_queue()
 
     # when one worker drains them alone (about 0.4 s per 100)
-    processed = tasks.dispatch_wakeup()
+    processed = tasks.dispatch_on_wake()
 
     # then every delivery went out, and while its claims came back full it asked for help every
     # second and a half, more than once (the helpers queued, none run)
     assert processed == 500
     assert empty_queue.queue_size() >= 2
     # and a helper that runs after the backlog is gone looks once and ends
-    assert tasks.dispatch_help() == 0
+    assert tasks.dispatch_on_help() == 0

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callbacks.network import (
+from callbacks.delivery.send.network import (
     ForbiddenAddress,
     address_is_forbidden,
     host_resolve_checked,

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from callbacks import event_types
+from callbacks.delivery.render.signing import standard_signature
 from callbacks.models import CallbackProfile
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
-from callbacks.signing import standard_signature
 
 PROFILES = "/api/v1/callback-profiles/"
 SECRET_VALUES = ("hunter2-password", "Bearer s3cr3t-token", "pepper-salt", "0123456789abcdef")

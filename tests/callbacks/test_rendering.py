@@ -12,7 +12,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from callbacks import clock, event_types
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import Attempt, CallbackProfile
 from callbacks.services.profiles import profile_secret_rotate
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for, send_one

@@ -9,7 +9,12 @@ import time
 
 from standardwebhooks.webhooks import Webhook
 
-from callbacks.signing import legacy_md5_hash, signing_secret_generate, standard_signature, standard_signatures
+from callbacks.delivery.render.signing import (
+    legacy_md5_hash,
+    signing_secret_generate,
+    standard_signature,
+    standard_signatures,
+)
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

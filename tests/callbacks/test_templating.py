@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from callbacks import event_types
-from callbacks.templating import (
+from callbacks.delivery.render.templating import (
     example_context,
     example_contexts,
     template_check,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import Delivery
 from tests.callbacks.engine_helpers import delivery_of, emit
 

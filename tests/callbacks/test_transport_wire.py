@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from callbacks import io_loop, transport
-from callbacks.rendering import RenderedRequest
-from callbacks.transport import request_send
+from callbacks.delivery.render.request import RenderedRequest
+from callbacks.delivery.send import io_loop, transport
+from callbacks.delivery.send.transport import request_send
 from tests.receivers import Receiver
 
 

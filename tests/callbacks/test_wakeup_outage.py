@@ -10,6 +10,7 @@ import pytest
 from django_q.conf import Conf
 
 from callbacks import event_types, tasks
+from callbacks.delivery import wake
 from callbacks.models import Delivery, Event
 from tests.callbacks.engine_helpers import emit, profile_for
 
@@ -43,7 +44,7 @@ def broker_down(monkeypatch, closed_port):
 
 
 def wakeup_warnings(caplog) -> list[str]:
-    return [record.message for record in caplog.records if record.message.startswith("dispatch.wakeup_")]
+    return [record.message for record in caplog.records if record.message.startswith("dispatch.wake_")]
 
 
 def test_an_event_posted_while_redis_is_down_is_accepted_and_delivered_by_the_sweep(
@@ -61,7 +62,7 @@ def test_an_event_posted_while_redis_is_down_is_accepted_and_delivered_by_the_sw
     assert response.status_code == 202, response.content
     event = Event.objects.get(pk=response.json()["id"])
     assert Delivery.objects.get(event=event).state == Delivery.State.PENDING
-    assert wakeup_warnings(caplog) == ["dispatch.wakeup_flag_failed"]
+    assert wakeup_warnings(caplog) == ["dispatch.wake_flag_failed"]
 
     # and the per-minute sweep delivers it without any wake-up
     assert tasks.dispatch_sweep() == 1
@@ -75,11 +76,11 @@ def test_a_store_that_is_down_is_tried_once_per_pause_not_once_per_event(cache_d
     caplog.set_level(logging.WARNING, logger="callbacks.tasks")
 
     # when a burst of events asks for wake-ups
-    woken = [tasks.dispatcher_wake() for _ in range(50)]
+    woken = [wake.wake_request() for _ in range(50)]
 
     # then none is queued, and the store was tried (and the failure logged) once, not fifty times
     assert woken == [False] * 50
-    assert wakeup_warnings(caplog) == ["dispatch.wakeup_flag_failed"]
+    assert wakeup_warnings(caplog) == ["dispatch.wake_flag_failed"]
 
 
 @pytest.mark.django_db
@@ -88,12 +89,12 @@ def test_a_broker_that_is_down_clears_the_flag_so_a_later_wakeup_can_queue(broke
     caplog.set_level(logging.WARNING, logger="callbacks.tasks")
 
     # when a wake-up is asked for
-    woken = tasks.dispatcher_wake()
+    woken = wake.wake_request()
 
     # then nothing is queued, the failure is logged, and the flag is not left set
     assert woken is False
-    assert wakeup_warnings(caplog) == ["dispatch.wakeup_enqueue_failed"]
-    assert tasks._wakeup_cache().get(tasks.WAKEUP_QUEUED_KEY) is None
+    assert wakeup_warnings(caplog) == ["dispatch.wake_enqueue_failed"]
+    assert wake._cache().get(wake.WAKE_QUEUED_KEY) is None
 
 
 @pytest.mark.django_db
@@ -104,7 +105,7 @@ def test_the_wakeup_task_delivers_while_its_cache_is_down(account, receiver, cac
     event = emit(account)
 
     # when a wake-up task taken from the queue before the outage runs
-    processed = tasks.dispatch_wakeup()
+    processed = tasks.dispatch_on_wake()
 
     # then it still delivers (clearing the flag failed, and the flag ends with its TTL)
     assert processed == 1

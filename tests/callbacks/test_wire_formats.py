@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.profiles import profile_secret_rotate
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for, send_one

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from callbacks import event_types
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.api_keys import api_key_create
 from callbacks.services.profiles import profile_create, profile_status_set

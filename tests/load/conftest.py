@@ -44,7 +44,7 @@ def fleet_running(*, settings, tmp_path: Path, monkeypatch, redis_url: str):
         pytest.skip("several qcluster processes need PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     # The wake-up flag must be shared with the cluster processes, as in production.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
-    # This process queues wake-ups too (dispatcher_wake): into the fleet's queue, whatever Q_CLUSTER read at import.
+    # This process queues wake-ups too (wake_request): into the fleet's queue, whatever Q_CLUSTER read at import.
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", redis_url)
     cache.clear()

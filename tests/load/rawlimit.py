@@ -14,7 +14,7 @@ import uuid
 
 import requests
 
-from callbacks.signing import signing_secret_generate, standard_signature
+from callbacks.delivery.render.signing import signing_secret_generate, standard_signature
 
 PROCESSES = 2
 

@@ -49,8 +49,8 @@ def id_key(text: str) -> str:
 def profiles_create(*, count: int, url_for: Callable[[int], str], account=None, **fields):
     """`count` enabled profiles subscribed to message.status, of `account` or of a fresh one."""
     from callbacks import event_types
+    from callbacks.delivery.render.signing import signing_secret_generate
     from callbacks.models import Account, CallbackProfile
-    from callbacks.signing import signing_secret_generate
 
     if account is None:
         account = Account.objects.create(name=f"Bench {time.time_ns()}", admin_email="bench@example.com")
@@ -302,12 +302,12 @@ def section_slow_endpoint(stage: Stage, *, count: int, url: str, slow_url: str, 
 def section_backlog_memory(stage: Stage, *, count: int, url: str, time_limit_s: float = 120) -> dict:
     """A backlog of `count` due deliveries (bulk SQL), then the cluster drains it; its RSS sampled."""
     from callbacks import event_types
-    from callbacks.tasks import dispatcher_wake
+    from callbacks.delivery.wake import wake_request
     from tests.load.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=1, url_for=lambda _: url)
     deliveries_insert(profile=profiles[0], start=1, count=count, event_type=event_types.MESSAGE_STATUS)
-    dispatcher_wake()
+    wake_request()
     cluster = stage.cluster("backlog")
     peak_process = peak_total = 0
     started = time.monotonic()
@@ -352,7 +352,7 @@ def _workers_round(stage: Stage, *, label: str, url_for, profile_count: int, cou
     """`count` due deliveries (bulk SQL) spread over `profile_count` new profiles, drained by `clusters`
     qcluster processes at once; the profiles and how many were delivered."""
     from callbacks import event_types
-    from callbacks.tasks import dispatcher_wake
+    from callbacks.delivery.wake import wake_request
     from tests.load.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=profile_count, url_for=url_for)
@@ -362,7 +362,7 @@ def _workers_round(stage: Stage, *, label: str, url_for, profile_count: int, cou
             profile=profile, start=start + index * share, count=share, event_type=event_types.MESSAGE_STATUS
         )
     due_order_interleave(profiles)
-    dispatcher_wake()
+    wake_request()
     running = [stage.cluster(f"workers-{label}-{clusters}-{index}") for index in range(clusters)]
     try:
         done = finished_wait(profiles, share * profile_count, timeout_s=max(180, count / 50))
@@ -487,7 +487,7 @@ CLAIMS_MEASURED = 5
 def claims_time(profile, *, start: int) -> float:
     """Median seconds of one claim of CLAIM_BATCH rows among CLAIMS_MEASURED × CLAIM_BATCH due ones."""
     from callbacks import clock, event_types
-    from callbacks.engine import deliveries_claim
+    from callbacks.delivery.engine import deliveries_claim
     from tests.load.bulk import deliveries_insert
     from tests.load.harness import percentile
 

@@ -14,8 +14,8 @@ import redis
 from django.db import connection
 from django.db.models import F
 
+from callbacks.delivery.wake import wake_request
 from callbacks.models import Attempt, Delivery
-from callbacks.tasks import dispatcher_wake
 from tests.load.harness import wait_until
 from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
 from tests.load.servers import ScriptedReceiver, free_port
@@ -30,7 +30,7 @@ def time_passes(by: timedelta) -> None:
     Delivery.objects.filter(state=Delivery.State.PENDING, leased_by="").update(
         next_attempt_at=F("next_attempt_at") - by
     )
-    dispatcher_wake()
+    wake_request()
 
 
 def test_a_receiver_down_for_an_hour_is_not_hammered_and_gets_its_backlog_in_due_order(fleet):

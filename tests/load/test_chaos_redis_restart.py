@@ -103,5 +103,5 @@ def test_events_posted_while_redis_is_down_are_accepted_and_delivered_once_it_is
     assert_each_delivered_exactly_once(profiles, scripted_receiver)
     # and the web processes logged the failed wake-ups instead of failing the requests
     web_log = (fleet.workdir / "gunicorn.log").read_text(errors="replace")
-    assert "dispatch.wakeup_flag_failed" in web_log
+    assert "dispatch.wake_flag_failed" in web_log
     assert "Internal Server Error" not in web_log

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from callbacks import clock, event_types
-from callbacks.engine import dispatch_run
+from callbacks.delivery.engine import dispatch_run
+from callbacks.delivery.send.transport import MAX_RESPONSE_BODY_BYTES
 from callbacks.models import Attempt, CallbackProfile, Delivery
 from callbacks.services.events import event_emit
-from callbacks.transport import MAX_RESPONSE_BODY_BYTES
 from tests.factories import CallbackProfileFactory
 from tests.load.servers import ScriptedReceiver
 from tests.receivers import Reply

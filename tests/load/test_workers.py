@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from callbacks import event_types
+from callbacks.delivery.wake import wake_request
 from callbacks.models import Attempt, Delivery
-from callbacks.tasks import dispatcher_wake
 from tests.load.bulk import deliveries_insert
 from tests.load.harness import wait_until
 from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create
@@ -43,7 +43,7 @@ def fleet_delivers_everything(fleet, receiver, *, events: int, clusters: int, bu
             deliveries_insert(
                 profile=profile, start=index * 10**7 + 1, count=events // 4, event_type=event_types.MESSAGE_STATUS
             )
-        dispatcher_wake()
+        wake_request()
     # when several qcluster processes run at once
     for index in range(clusters):
         fleet.cluster(f"worker-{index}")
@@ -92,7 +92,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(fleet, slow_receiver):
     lease_end = max(Delivery.objects.exclude(leased_by="").values_list("lease_expires_at", flat=True))
     time.sleep(max(0.0, (lease_end - timezone.now()).total_seconds()) + 0.5)
     fleet.cluster("successor")
-    dispatcher_wake()
+    wake_request()
     # then every delivery ends delivered
     assert wait_until(lambda: delivered_count(profiles) >= 1000, timeout_s=180, interval_s=0.5), (
         f"{delivered_count(profiles)} of 1000 delivered"

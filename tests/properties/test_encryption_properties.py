@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callbacks.encryption import IV_BYTES, KEY_BYTES, payload_encrypt, value_decrypt, value_encrypt
+from callbacks.delivery.render.encryption import IV_BYTES, KEY_BYTES, payload_encrypt, value_decrypt, value_encrypt
 
 ascii_characters = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 sizes = st.sampled_from(sorted(KEY_BYTES))

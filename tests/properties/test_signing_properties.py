@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from callbacks.signing import SECRET_PREFIX, signing_secret_generate, standard_signature
+from callbacks.delivery.render.signing import SECRET_PREFIX, signing_secret_generate, standard_signature
 
 secrets = st.binary(min_size=16, max_size=64).map(lambda raw: SECRET_PREFIX + base64.b64encode(raw).decode())
 message_ids = st.uuids().map(str) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=64)

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callbacks.templating import BodyType, template_check, template_render, url_render
+from callbacks.delivery.render.templating import BodyType, template_check, template_render, url_render
 
 # Characters XML 1.0 can carry at all (no C0 controls but tab and newline; \r is normalised by parsers).
 xml_text = st.text(

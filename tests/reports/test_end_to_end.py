@@ -9,7 +9,7 @@ import io
 from django.core import mail
 
 from callbacks import clock, event_types
-from callbacks.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch
 from callbacks.services.events import event_emit
 from reports.models import Report
 from reports.periods import DAILY, period_ending_at, send_time_next

@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from alerts import failure_classes
 from alerts.tasks import failure_notice_send
 from callbacks import event_types
-from callbacks.engine import dispatch_run
+from callbacks.delivery.engine import dispatch_run
 from callbacks.models import Attempt, Delivery
 from callbacks.services.events import event_emit
 from callbacks.services.profiles import profile_create

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callbacks.network import ForbiddenAddress, address_is_forbidden, host_resolve_checked, url_check
+from callbacks.delivery.send.network import ForbiddenAddress, address_is_forbidden, host_resolve_checked, url_check
 
 FORBIDDEN_V4 = [
     "0.0.0.0/8",
@@ -155,8 +155,8 @@ def test_ipv4_mapped_answers_from_the_resolver_are_refused(guarded, monkeypatch)
 
 def test_the_transport_refuses_a_rebound_name_and_the_local_receiver_gets_nothing(guarded, monkeypatch, receiver):
     # given a receiver on loopback and a name that answers public first, loopback afterwards
-    from callbacks.rendering import RenderedRequest
-    from callbacks.transport import request_send
+    from callbacks.delivery.render.request import RenderedRequest
+    from callbacks.delivery.send.transport import request_send
 
     rebinding_resolver(monkeypatch, [["93.184.216.34"], ["127.0.0.1"]])
     url = f"http://rebind.example:{receiver.port}/hooks"

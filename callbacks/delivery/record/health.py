@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 
-from callbacks import clock, event_types, signals
+from callbacks import signals
 from callbacks.models import CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
@@ -128,48 +127,11 @@ def profile_disable(*, profile_id: Any, reason: str, now: datetime) -> bool:
 
 
 def disabled_announce(disabled: list[Disabled]) -> None:
-    """After commit: the `callback.profile_disabled` event and the `endpoint_disabled` signal."""
-    from callbacks.services.events import event_emit
-
+    """After commit: the `endpoint_disabled` signal for each profile that turned abnormal (the services
+    emit the `callback.profile_disabled` event on it, and alerts send the notice)."""
     for item in disabled:
         profile = CallbackProfile.objects.select_related("account").filter(pk=item.profile_id).first()
         if profile is None:
             continue
         logger.warning("profile.abnormal", extra={"profile_id": str(profile.pk), "reason": item.reason})
-        event_emit(
-            account=profile.account,
-            type=event_types.CALLBACK_PROFILE_DISABLED,
-            data={"profile_id": str(profile.pk), "name": profile.name, "reason": item.reason},
-        )
         signals.endpoint_disabled.send(sender=CallbackProfile, profile=profile, reason=item.reason)
-
-
-def profile_recover(*, profile: CallbackProfile) -> bool:
-    """An abnormal profile answered: enable it, reset its health, release its held deliveries, announce.
-    Returns False when it was not abnormal."""
-    from callbacks.services.deliveries import deliveries_release
-    from callbacks.services.events import event_emit
-
-    now = clock.now()
-    with transaction.atomic():
-        changed = CallbackProfile.objects.filter(pk=profile.pk, status=CallbackProfile.Status.ABNORMAL).update(
-            status=CallbackProfile.Status.ENABLED,
-            status_reason="",
-            abnormal_since=None,
-            consecutive_failures=0,
-            exhausted_deliveries=0,
-            first_failure_at=None,
-            last_success_at=now,
-        )
-        if not changed:
-            return False
-        released = deliveries_release(profile=profile)
-    profile.refresh_from_db()
-    logger.info("profile.recovered", extra={"profile_id": str(profile.pk), "released": released})
-    event_emit(
-        account=profile.account,
-        type=event_types.CALLBACK_PROFILE_RECOVERED,
-        data={"profile_id": str(profile.pk), "name": profile.name},
-    )
-    signals.endpoint_recovered.send(sender=CallbackProfile, profile=profile)
-    return True

@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from callbacks import encryption, signing, templating
+from callbacks.delivery.render import encryption, signing, templating
 from callbacks.models import CallbackProfile
 
 USER_AGENT = "CallbackCenter/1.0"

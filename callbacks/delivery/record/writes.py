@@ -16,12 +16,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from callbacks import clock, health, outcomes, signals, sql
-from callbacks.ids import uuid4_fast
+from callbacks import clock, signals
+from callbacks.delivery import sql
+from callbacks.delivery.ids import uuid4_fast
+from callbacks.delivery.record import health, outcomes
+from callbacks.delivery.record.stats import StatsBuffer
+from callbacks.delivery.render.request import Item, ProfileSnapshot, RenderedRequest
+from callbacks.delivery.send.transport import TransportResult
 from callbacks.models import Attempt, Delivery
-from callbacks.rendering import Item, ProfileSnapshot, RenderedRequest
-from callbacks.stats import StatsBuffer
-from callbacks.transport import TransportResult
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Sum
 
-from callbacks import sql
+from callbacks.delivery import sql
 from callbacks.models import DeliveryStats
 
 StatsKey = tuple[Any, Any, str, datetime]  # account id, profile id, event type, hour

@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 
-from callbacks.transport import TransportResult
+from callbacks.delivery.send.transport import TransportResult
 
 DELIVERED = "delivered"
 RETRY = "retry"

@@ -26,9 +26,9 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from callbacks import http_wire, network
-from callbacks.io_loop import Connection, IoLoop
-from callbacks.rendering import RenderedRequest
+from callbacks.delivery.render.request import RenderedRequest
+from callbacks.delivery.send import http_wire, network
+from callbacks.delivery.send.io_loop import Connection, IoLoop
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from callbacks import clock, sql
-from callbacks.claiming import (
+from callbacks import clock
+from callbacks.delivery import sql
+from callbacks.delivery.claim import (
     EventCache,
     ProfileCache,
     backlog_park,
@@ -31,10 +32,10 @@ from callbacks.claiming import (
     due_work_exists,
     next_due_at,
 )
+from callbacks.delivery.record.writes import ClaimedRow, Job, Recorder
+from callbacks.delivery.render.request import Item, ProfileSnapshot, request_render
+from callbacks.delivery.send.transport import TransportResult, transport
 from callbacks.models import CallbackProfile
-from callbacks.recording import ClaimedRow, Job, Recorder
-from callbacks.rendering import Item, ProfileSnapshot, request_render
-from callbacks.transport import TransportResult, transport
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from callbacks import sql
+from callbacks.delivery import sql
+from callbacks.delivery.record.writes import ClaimedRow
+from callbacks.delivery.render.request import EventData, ProfileSnapshot
 from callbacks.models import CallbackProfile, Delivery, Event
-from callbacks.recording import ClaimedRow
-from callbacks.rendering import EventData, ProfileSnapshot
 
 PROFILE_CACHE_TTL_S = 2.0
 MAX_PARKED_ROWS = 50_000  # per call: a bounded statement, however deep the backlog
