@@ -2,19 +2,28 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# `make run` installs the runtime set only; the tests, lint and benchmarks add requirements-dev.txt.
+RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench chaos install system-packages clean
+.PHONY: run test lint format bench chaos install install-dev system-packages clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	rm -f $(VENV)/.installed-* && touch $@
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-install: $(STAMP)
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.runtime-* && touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.runtime-* $(VENV)/.dev-* && touch $(RUNTIME_STAMP) $@
+
+install: $(RUNTIME_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 .env:
 	$(PYTHON) -m config.envfile .env http://$(HOST):$(PORT)
@@ -35,22 +44,23 @@ run: install .env
 	$(BIN)/python manage.py bootstrap
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
-test: install system-packages
+test: install-dev system-packages
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install system-packages
-	$(BIN)/python -m tests.load.bench $(BENCH_ARGS)
+bench: install-dev system-packages
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Several qcluster processes need PostgreSQL and Redis: local defaults unless the environment names others.
-chaos: install
+chaos: install-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/6} \
 	TEST_DATABASE_NAME=$${TEST_DATABASE_NAME:-test_chaos} \

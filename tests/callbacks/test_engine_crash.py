@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.harness import ThrowawayDatabase
+from bench.harness import ThrowawayDatabase
 from tests.receivers import Reply
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ from django.db import connection
 from django_q.conf import Conf
 from redis.exceptions import RedisError
 
-from tests.load.harness import process_environment
-from tests.load.scenarios import Stage
-from tests.load.servers import REDIS_BINARY, RedisServer, ScriptedReceiver
+from bench.harness import process_environment
+from bench.scenarios import Stage
+from bench.servers import REDIS_BINARY, RedisServer, ScriptedReceiver
 
 FLEET_LEASE_S = 15
 
@@ -56,7 +56,7 @@ def fleet_running(*, settings, tmp_path: Path, monkeypatch, redis_url: str):
         redis_url=redis_url,
         cluster_name=settings.Q_CLUSTER["name"],
         workers=1,
-        DJANGO_SETTINGS_MODULE="tests.load.settings_fleet",
+        DJANGO_SETTINGS_MODULE="bench.settings_fleet",
         CALLBACKS_LEASE_S=str(FLEET_LEASE_S),
     )
     running = Fleet(environment=environment, workdir=tmp_path)

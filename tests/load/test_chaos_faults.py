@@ -16,9 +16,9 @@ from django.db.models import F
 
 from callbacks.delivery.wake import wake_request
 from callbacks.models import Attempt, Delivery
-from tests.load.harness import wait_until
-from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
-from tests.load.servers import ScriptedReceiver, free_port
+from bench.harness import wait_until
+from bench.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
+from bench.servers import ScriptedReceiver, free_port
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 

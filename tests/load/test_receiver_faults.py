@@ -15,7 +15,7 @@ from callbacks.delivery.send.transport import MAX_RESPONSE_BODY_BYTES
 from callbacks.models import Attempt, CallbackProfile, Delivery
 from callbacks.services.events import event_emit
 from tests.factories import CallbackProfileFactory
-from tests.load.servers import ScriptedReceiver
+from bench.servers import ScriptedReceiver
 from tests.receivers import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -12,9 +12,9 @@ from django.utils import timezone
 from callbacks import event_types
 from callbacks.delivery.wake import wake_request
 from callbacks.models import Attempt, Delivery
-from tests.load.bulk import deliveries_insert
-from tests.load.harness import wait_until
-from tests.load.scenarios import delivered_count, events_emit, id_key, profiles_create
+from bench.bulk import deliveries_insert
+from bench.harness import wait_until
+from bench.scenarios import delivered_count, events_emit, id_key, profiles_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

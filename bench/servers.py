@@ -156,13 +156,13 @@ class ScriptedReceiver:
             [
                 sys.executable,
                 "-m",
-                "tests.load.servers",
+                "bench.servers",
                 "--port",
                 str(self.port),
                 "--delay-ms",
                 str(self.default_delay_ms),
             ],
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=Path(__file__).resolve().parents[1],
         )
         port_wait(self.port)
         return self

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from tests.load.harness import ROOT, percentile
-from tests.load.servers import free_port, port_wait
+from bench.harness import ROOT, percentile
+from bench.servers import free_port, port_wait
 
 CLIENT_PROCESSES = 2
 THREADS_PER_PROCESS = 6
@@ -77,8 +77,8 @@ class Gunicorn:
         self.port = free_port()
         self.environment = {
             **environment,
-            "DJANGO_SETTINGS_MODULE": "tests.load.settings_fleet",
-            "BENCH_ROOT_URLCONF": "tests.load.urls_ceiling",
+            "DJANGO_SETTINGS_MODULE": "bench.settings_fleet",
+            "BENCH_ROOT_URLCONF": "bench.urls_ceiling",
         }
         self.log_path = log_path
         self.process: subprocess.Popen | None = None

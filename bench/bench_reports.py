@@ -1,7 +1,7 @@
 """Building a monthly report over a month of rollups equivalent to 10 million deliveries.
 
-    python -m tests.load.bench_reports                     # SQLite, and PostgreSQL when DATABASE_URL is set
-    python -m tests.load.bench_reports --profiles 50 --event-types 18
+    python -m bench.bench_reports                     # SQLite, and PostgreSQL when DATABASE_URL is set
+    python -m bench.bench_reports --profiles 50 --event-types 18
 
 Each backend gets a throw-away database (a SQLite file in a temp dir; a PostgreSQL database created
 on BENCH_POSTGRES_URL's server, 127.0.0.1:5432 by default, and dropped at the end), migrated by `manage.py migrate` in a child process.
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.load.harness import ROOT, ThrowawayDatabase, manage, process_environment
+from bench.harness import ROOT, ThrowawayDatabase, manage, process_environment
 
 DELIVERIES = 10_000_000
 PROFILES = 25
@@ -44,7 +44,7 @@ def backend_run(*, backend: str, deliveries: int, profiles: int, event_types: in
             [
                 sys.executable,
                 "-m",
-                "tests.load.bench_reports",
+                "bench.bench_reports",
                 "--child",
                 f"--deliveries={deliveries}",
                 f"--profiles={profiles}",
@@ -90,7 +90,7 @@ def _rollups_write(*, account, profile_ids: list, event_types: int, first_hour, 
     from django.db import connection, transaction
 
     from callbacks.models import DeliveryStats
-    from tests.load.bulk import rows_insert
+    from bench.bulk import rows_insert
 
     postgres = connection.vendor == "postgresql"
     profiles = len(profile_ids)

@@ -1,6 +1,6 @@
 """The benchmark's measured runs, each inside a real `qcluster` on the database Django points at.
 
-Run by `tests.load.bench` as a child process (`python -m tests.load.scenarios ...`) whose
+Run by `bench.bench` as a child process (`python -m bench.scenarios ...`) whose
 environment names a throw-away database; the fault suites call the same helpers in-process.
 """
 
@@ -35,7 +35,7 @@ class Stage:
     workdir: Path
 
     def cluster(self, name: str = "cluster", **overrides: str):
-        from tests.load.harness import Cluster
+        from bench.harness import Cluster
 
         environment = {**self.environment, **overrides}
         return Cluster(environment, log_path=self.workdir / f"{name}.log").start()
@@ -140,7 +140,7 @@ def events_emit(
 def two_clusters_delivering(fleet, receiver, *, events: int):
     """Two clusters of `fleet` delivering `events` events to each of 2 profiles of `receiver`, returned
     once 150 requests have arrived (a fault then strikes mid-delivery)."""
-    from tests.load.harness import wait_until
+    from bench.harness import wait_until
 
     account, profiles = profiles_create(count=2, url_for=lambda index: f"{receiver.url}/p{index}")
     fleet.cluster("worker-a")
@@ -158,7 +158,7 @@ def delivered_count(profiles) -> int:
 
 def finished_wait(profiles, expected: int, timeout_s: float) -> int:
     """Poll until `expected` deliveries of `profiles` are delivered (or the time is up); how many were."""
-    from tests.load.harness import wait_until
+    from bench.harness import wait_until
 
     wait_until(lambda: delivered_count(profiles) >= expected, timeout_s=timeout_s, interval_s=0.25)
     return delivered_count(profiles)
@@ -173,7 +173,7 @@ def created_by_delivery(profiles) -> dict[str, float]:
 
 def arrival_figures(*, profiles, arrivals: dict[str, float]) -> dict:
     """Throughput (first event created → last arrival) and event-to-first-byte latency of `profiles`."""
-    from tests.load.harness import percentile
+    from bench.harness import percentile
 
     created = created_by_delivery(profiles)
     matched = {key: at for key, at in arrivals.items() if key in created}
@@ -303,7 +303,7 @@ def section_backlog_memory(stage: Stage, *, count: int, url: str, time_limit_s: 
     """A backlog of `count` due deliveries (bulk SQL), then the cluster drains it; its RSS sampled."""
     from callbacks import event_types
     from callbacks.delivery.wake import wake_request
-    from tests.load.bulk import deliveries_insert
+    from bench.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=1, url_for=lambda _: url)
     deliveries_insert(profile=profiles[0], start=1, count=count, event_type=event_types.MESSAGE_STATUS)
@@ -353,7 +353,7 @@ def _workers_round(stage: Stage, *, label: str, url_for, profile_count: int, cou
     qcluster processes at once; the profiles and how many were delivered."""
     from callbacks import event_types
     from callbacks.delivery.wake import wake_request
-    from tests.load.bulk import deliveries_insert
+    from bench.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=profile_count, url_for=url_for)
     share = count // profile_count
@@ -488,8 +488,8 @@ def claims_time(profile, *, start: int) -> float:
     """Median seconds of one claim of CLAIM_BATCH rows among CLAIMS_MEASURED × CLAIM_BATCH due ones."""
     from callbacks import clock, event_types
     from callbacks.delivery.engine import deliveries_claim
-    from tests.load.bulk import deliveries_insert
-    from tests.load.harness import percentile
+    from bench.bulk import deliveries_insert
+    from bench.harness import percentile
 
     deliveries_insert(
         profile=profile, start=start, count=CLAIM_BATCH * CLAIMS_MEASURED, event_type=event_types.MESSAGE_STATUS
@@ -508,7 +508,7 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
     """The claim of a batch on an empty table, then with `history` finished deliveries (bulk SQL)."""
     from callbacks import event_types
     from callbacks.models import Delivery
-    from tests.load.bulk import deliveries_insert
+    from bench.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=1, url_for=lambda _: "http://127.0.0.1:9/")
     claims_time(profiles[0], start=5 * 10**7)  # warm-up: connection, statement, page cache
@@ -538,7 +538,7 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
     """POST /api/v1/events/ under gunicorn (2 workers), fan-out to 3 profiles, beside the ceiling."""
     from callbacks.models import Delivery, Event
     from callbacks.services.api_keys import api_key_create
-    from tests.load.api_load import Gunicorn, load_measure
+    from bench.api_load import Gunicorn, load_measure
 
     account, profiles = profiles_create(count=3, url_for=lambda _: url)
     _, key = api_key_create(account=account, name="bench")

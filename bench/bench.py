@@ -1,7 +1,7 @@
 """`make bench`: the delivery engine measured on this machine, next to the raw limit of the box.
 
-    python -m tests.load.bench                       # everything, N = 20,000, SQLite and PostgreSQL
-    python -m tests.load.bench --n 5000 --backends sqlite --sections raw,drain,live
+    python -m bench.bench                       # everything, N = 20,000, SQLite and PostgreSQL
+    python -m bench.bench --n 5000 --backends sqlite --sections raw,drain,live
 
 Receivers run on 127.0.0.1 as child processes (nginx `return 200`; an asyncio server answering
 after 100 ms or 10 s); each section runs a real `manage.py qcluster` on a throw-away database
@@ -22,9 +22,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.load.harness import BENCH_REDIS_URL, ROOT, ThrowawayDatabase, manage, process_environment
-from tests.load.rawlimit import raw_limit_measure
-from tests.load.servers import NginxReceiver, ScriptedReceiver
+from bench.harness import BENCH_REDIS_URL, ROOT, ThrowawayDatabase, manage, process_environment
+from bench.rawlimit import raw_limit_measure
+from bench.servers import NginxReceiver, ScriptedReceiver
 
 BACKENDS = ("sqlite", "postgres")
 ENGINE_SECTIONS = (
@@ -111,7 +111,7 @@ def section_run(*, section: str, backend: str, n: int, receivers: dict, workdir:
             [
                 sys.executable,
                 "-m",
-                "tests.load.scenarios",
+                "bench.scenarios",
                 "--section",
                 section,
                 "--workdir",
@@ -137,9 +137,9 @@ def section_run(*, section: str, backend: str, n: int, receivers: dict, workdir:
 
 
 def reports_run() -> dict:
-    if importlib.util.find_spec("tests.load.bench_reports") is None:
-        return {"error": "tests/load/bench_reports.py is not there"}
-    from tests.load import bench_reports
+    if importlib.util.find_spec("bench.bench_reports") is None:
+        return {"error": "bench/bench_reports.py is not there"}
+    from bench import bench_reports
 
     return bench_reports.run()
 
