@@ -89,8 +89,8 @@ def _rollups_write(*, account, profile_ids: list, event_types: int, first_hour, 
     """Rows in the order the engine writes them: hour by hour, each hour's profiles and event types together."""
     from django.db import connection, transaction
 
-    from callbacks.models import DeliveryStats
     from bench.bulk import rows_insert
+    from callbacks.models import DeliveryStats
 
     postgres = connection.vendor == "postgresql"
     profiles = len(profile_ids)

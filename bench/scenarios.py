@@ -301,9 +301,9 @@ def section_slow_endpoint(stage: Stage, *, count: int, url: str, slow_url: str, 
 
 def section_backlog_memory(stage: Stage, *, count: int, url: str, time_limit_s: float = 120) -> dict:
     """A backlog of `count` due deliveries (bulk SQL), then the cluster drains it; its RSS sampled."""
+    from bench.bulk import deliveries_insert
     from callbacks import event_types
     from callbacks.delivery.wake import wake_request
-    from bench.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=1, url_for=lambda _: url)
     deliveries_insert(profile=profiles[0], start=1, count=count, event_type=event_types.MESSAGE_STATUS)
@@ -351,9 +351,9 @@ WORKERS_DELAYED_PROFILES = 40
 def _workers_round(stage: Stage, *, label: str, url_for, profile_count: int, count: int, clusters: int, start: int):
     """`count` due deliveries (bulk SQL) spread over `profile_count` new profiles, drained by `clusters`
     qcluster processes at once; the profiles and how many were delivered."""
+    from bench.bulk import deliveries_insert
     from callbacks import event_types
     from callbacks.delivery.wake import wake_request
-    from bench.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=profile_count, url_for=url_for)
     share = count // profile_count
@@ -486,10 +486,10 @@ CLAIMS_MEASURED = 5
 
 def claims_time(profile, *, start: int) -> float:
     """Median seconds of one claim of CLAIM_BATCH rows among CLAIMS_MEASURED × CLAIM_BATCH due ones."""
-    from callbacks import clock, event_types
-    from callbacks.delivery.engine import deliveries_claim
     from bench.bulk import deliveries_insert
     from bench.harness import percentile
+    from callbacks import clock, event_types
+    from callbacks.delivery.engine import deliveries_claim
 
     deliveries_insert(
         profile=profile, start=start, count=CLAIM_BATCH * CLAIMS_MEASURED, event_type=event_types.MESSAGE_STATUS
@@ -506,9 +506,9 @@ def claims_time(profile, *, start: int) -> float:
 
 def section_claim_cost(stage: Stage, *, history: int) -> dict:
     """The claim of a batch on an empty table, then with `history` finished deliveries (bulk SQL)."""
+    from bench.bulk import deliveries_insert
     from callbacks import event_types
     from callbacks.models import Delivery
-    from bench.bulk import deliveries_insert
 
     _, profiles = profiles_create(count=1, url_for=lambda _: "http://127.0.0.1:9/")
     claims_time(profiles[0], start=5 * 10**7)  # warm-up: connection, statement, page cache
@@ -536,9 +536,9 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
 
 def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
     """POST /api/v1/events/ under gunicorn (2 workers), fan-out to 3 profiles, beside the ceiling."""
+    from bench.api_load import Gunicorn, load_measure
     from callbacks.models import Delivery, Event
     from callbacks.services.api_keys import api_key_create
-    from bench.api_load import Gunicorn, load_measure
 
     account, profiles = profiles_create(count=3, url_for=lambda _: url)
     _, key = api_key_create(account=account, name="bench")

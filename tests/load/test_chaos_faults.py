@@ -14,11 +14,11 @@ import redis
 from django.db import connection
 from django.db.models import F
 
-from callbacks.delivery.wake import wake_request
-from callbacks.models import Attempt, Delivery
 from bench.harness import wait_until
 from bench.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
 from bench.servers import ScriptedReceiver, free_port
+from callbacks.delivery.wake import wake_request
+from callbacks.models import Attempt, Delivery
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 

@@ -13,12 +13,12 @@ import time
 import pytest
 import requests
 
-from callbacks import event_types
-from callbacks.models import Attempt, Delivery, Event
-from callbacks.services.api_keys import api_key_create
 from bench.api_load import Gunicorn
 from bench.harness import wait_until
 from bench.scenarios import delivered_count, events_emit, id_key, profiles_create, two_clusters_delivering
+from callbacks import event_types
+from callbacks.models import Attempt, Delivery, Event
+from callbacks.services.api_keys import api_key_create
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 

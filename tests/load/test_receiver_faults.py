@@ -9,13 +9,13 @@ import time
 
 import pytest
 
+from bench.servers import ScriptedReceiver
 from callbacks import clock, event_types
 from callbacks.delivery.engine import dispatch_run
 from callbacks.delivery.send.transport import MAX_RESPONSE_BODY_BYTES
 from callbacks.models import Attempt, CallbackProfile, Delivery
 from callbacks.services.events import event_emit
 from tests.factories import CallbackProfileFactory
-from bench.servers import ScriptedReceiver
 from tests.receivers import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -9,12 +9,12 @@ import time
 import pytest
 from django.utils import timezone
 
-from callbacks import event_types
-from callbacks.delivery.wake import wake_request
-from callbacks.models import Attempt, Delivery
 from bench.bulk import deliveries_insert
 from bench.harness import wait_until
 from bench.scenarios import delivered_count, events_emit, id_key, profiles_create
+from callbacks import event_types
+from callbacks.delivery.wake import wake_request
+from callbacks.models import Attempt, Delivery
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
