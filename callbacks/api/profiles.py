@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from callbacks.api import schema  # noqa: F401  (registers the API key security scheme)
 from callbacks.api.profile_serializers import ProfileCreatedSerializer, ProfileSerializer, SecretRotatedSerializer
 from callbacks.models import CallbackProfile
+from callbacks.selectors import health
 from callbacks.selectors.profiles import profile_list
 from callbacks.services.profiles import profile_delete, profile_secret_rotate
 
@@ -46,6 +47,7 @@ class ProfileFilterSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
     http_method = serializers.ChoiceField(choices=CallbackProfile.HttpMethod.choices, required=False)
     status = serializers.ChoiceField(choices=CallbackProfile.Status.choices, required=False)
+    health = serializers.ChoiceField(choices=health.CHOICES, required=False)
     created_after = DateOrDateTimeField(required=False)
     created_before = DateOrDateTimeField(required=False)
 
@@ -60,6 +62,12 @@ PROFILE_FILTER_PARAMETERS = [
     OpenApiParameter("name", OpenApiTypes.STR, description="Part of the name (case-insensitive)."),
     OpenApiParameter("http_method", OpenApiTypes.STR, enum=CallbackProfile.HttpMethod.values),
     OpenApiParameter("status", OpenApiTypes.STR, enum=CallbackProfile.Status.values),
+    OpenApiParameter(
+        "health",
+        OpenApiTypes.STR,
+        enum=list(health.STATES),
+        description="enabled, failing (its last attempts failed), abnormal or disabled.",
+    ),
     OpenApiParameter(
         "created_after",
         OpenApiTypes.DATE,
@@ -83,7 +91,12 @@ PROFILE_FILTER_PARAMETERS = [
     ),
     update=extend_schema(summary="Replace a callback profile", responses={200: ProfileCreatedSerializer}),
     partial_update=extend_schema(summary="Change some fields", responses={200: ProfileCreatedSerializer}),
-    destroy=extend_schema(summary="Delete a callback profile with its delivery log"),
+    destroy=extend_schema(
+        summary="Delete a callback profile",
+        description="Nothing more is sent to it and its waiting deliveries end as cancelled; it answers 404 "
+        "afterwards. Its deliveries and statistics stay in the log and reports as a deleted callback until "
+        "retention removes them.",
+    ),
 )
 class CallbackProfileViewSet(viewsets.ModelViewSet):
     serializer_class = ProfileSerializer

@@ -36,6 +36,13 @@ class EventType(models.Model):
         return event_types.Category.LABELS.get(self.category, self.category)
 
 
+class AliveProfileManager(models.Manager):
+    """The default manager: a deleted profile is gone from every list, form and API answer."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class CallbackProfile(models.Model):
     class Status(models.TextChoices):
         ENABLED = "enabled", "Enabled"
@@ -115,16 +122,31 @@ class CallbackProfile(models.Model):
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     abnormal_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, help_text="The last failure, in words.")
+    last_check_at = models.DateTimeField(null=True, blank=True, help_text="When Refresh last ran.")
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_detail = models.CharField(max_length=300, blank=True, help_text="What the last Refresh found.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when deleted; history kept.")
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Deleted profiles stay for the history (deliveries, statistics) until retention removes them;
+    # `all_objects` reaches them, and relations from a delivery always do (the base manager is plain).
+    objects = AliveProfileManager()  # noqa: DJ012 (the default manager comes first)
+    all_objects = models.Manager()
+
     class Meta:
         ordering = ["-created_at"]
+        base_manager_name = "all_objects"
         indexes = [models.Index(fields=["account", "created_at"], name="profile_account_created")]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} (deleted callback)" if self.deleted_at else self.name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def retry_schedule(self) -> list[int]:

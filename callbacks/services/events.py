@@ -57,13 +57,14 @@ def _idempotent_match(*, account: Account, idempotency_key: str) -> Event | None
 
 
 def _subscribed_profiles(*, account: Account, type: str) -> list[tuple[Any, str]]:
-    """(profile id, status) of the account's enabled or abnormal profiles subscribed to `type`."""
+    """(profile id, status) of the account's enabled or abnormal profiles subscribed to `type` (not deleted)."""
     profiles = CallbackProfile._meta.db_table
     subscriptions = CallbackProfile.event_types.through._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT p.id, p.status FROM {profiles} p JOIN {subscriptions} s ON s.callbackprofile_id = p.id"  # noqa: S608
-            " WHERE p.account_id = %s AND s.eventtype_id = %s AND p.status IN ('enabled', 'abnormal')",
+            " WHERE p.account_id = %s AND s.eventtype_id = %s AND p.status IN ('enabled', 'abnormal')"
+            " AND p.deleted_at IS NULL",
             [sql.uuid_param(account.pk), type],
         )
         return [(sql.uuid_value(profile_id), status) for profile_id, status in cursor.fetchall()]

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from callbacks.delivery.render.signing import signing_secret_generate
-from callbacks.models import Account, CallbackProfile
+from callbacks.models import Account, CallbackProfile, Delivery
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
 from callbacks.services.deliveries import deliveries_release
 from callbacks.services.profile_rules import profile_values_clean
@@ -167,12 +167,24 @@ def _instance_refresh(stale: CallbackProfile, fresh: CallbackProfile) -> None:
     stale.new_signing_secret = fresh.new_signing_secret
 
 
-def profile_delete(*, profile: CallbackProfile) -> None:
-    """Delete a profile with its deliveries and statistics."""
-    profile_id, account_id = str(profile.pk), str(profile.account_id)
+def profile_delete(*, profile: CallbackProfile) -> int:
+    """Delete a profile as a customer means it: gone from lists and the API, nothing more sent, its
+    waiting deliveries cancelled. Its history (deliveries, attempts, statistics) stays, shown as a
+    deleted callback, until retention removes it. Returns the number of deliveries cancelled."""
+    now = timezone.now()
     with transaction.atomic():
-        profile.delete()
-    logger.info("profile.deleted", extra={"account_id": account_id, "profile_id": profile_id})
+        deleted = CallbackProfile.objects.filter(pk=profile.pk).update(deleted_at=now, updated_at=now)
+        cancelled = 0
+        if deleted:
+            cancelled = Delivery.objects.filter(
+                profile_id=profile.pk, state__in=(Delivery.State.PENDING, Delivery.State.HELD)
+            ).update(state=Delivery.State.CANCELLED, completed_at=now, lease_expires_at=None, leased_by="")
+    profile.deleted_at = profile.deleted_at or now
+    logger.info(
+        "profile.deleted",
+        extra={"account_id": str(profile.account_id), "profile_id": str(profile.pk), "cancelled": cancelled},
+    )
+    return cancelled
 
 
 def profile_secret_rotate(*, profile: CallbackProfile) -> str:
