@@ -133,8 +133,8 @@ class CallbackProfile(models.Model):
 
     # Deleted profiles stay for the history (deliveries, statistics) until retention removes them;
     # `all_objects` reaches them, and relations from a delivery always do (the base manager is plain).
-    objects = AliveProfileManager()  # noqa: DJ012 (the default manager comes first)
-    all_objects = models.Manager()
+    objects = AliveProfileManager()
+    all_objects = models.Manager()  # noqa: DJ012 (the default manager must come first)
 
     class Meta:
         ordering = ["-created_at"]
