@@ -103,7 +103,7 @@ class DeliveryAdmin(AccountScopedAdmin):
 
     @admin.display(description="Callback")
     def callback(self, obj: Delivery) -> str:
-        return obj.profile.name
+        return str(obj.profile)  # "Orders (deleted callback)" once deleted
 
     @admin.display(description="Status", ordering="state")
     def state_shown(self, obj: Delivery) -> str:

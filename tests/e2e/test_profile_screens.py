@@ -120,14 +120,14 @@ def test_callback_list_shows_status_filters_and_row_actions(page, live_server, o
 
     # when they open the list
     page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
-    rows = page.locator("#result_list tbody tr")
+    rows = page.locator("#result_list > tbody > tr")
     expect(rows).to_have_count(3)
     expect(page.locator(f"[data-status-for='{sms.pk}']")).to_contain_text("Abnormal")
     expect(page.locator(f"[data-status-for='{sms.pk}']")).to_contain_text("Failing since 09:00")
     shot(page, "05-callback-settings")
 
     # then the status and method filters narrow it
-    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/?status__exact=abnormal")
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/?health=abnormal")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("SMS receipts")
     page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/?http_method__exact=PUT")
@@ -152,9 +152,9 @@ def test_callback_list_shows_status_filters_and_row_actions(page, live_server, o
 
     # Delete asks first, then the profile is gone
     rows.filter(has_text="Billing").get_by_role("link", name="Delete").click()
-    expect(page.locator("#content")).to_contain_text("Are you sure you want to delete")
+    expect(page.locator("dialog")).to_contain_text("Delete Billing? Nothing more will be sent to")
     shot(page, "06-delete-confirmation")
-    page.get_by_role("button", name=re.compile("Yes")).click()
+    page.locator("dialog").get_by_role("button", name="Delete").click()
     expect(rows).to_have_count(2)
     assert not CallbackProfile.objects.filter(name="Billing").exists()
 
