@@ -14,7 +14,7 @@ admin.site.register(ApiKey, ApiKeyAdmin)
 admin.site.register(CallbackProfile, CallbackProfileAdmin)
 admin.site.register(Delivery, DeliveryAdmin)
 
-admin.site.nav_add("Callback settings", "admin:callbacks_callbackprofile_changelist", 10)
+admin.site.nav_add("Callbacks", "admin:callbacks_callbackprofile_changelist", 10)
 admin.site.nav_add("Delivery log", "admin:callbacks_delivery_changelist", 20)
 admin.site.nav_add("API keys", "admin:callbacks_apikey_changelist", 60)
 admin.site.nav_add("Account", "admin:callbacks_account_changelist", 70)

@@ -160,6 +160,10 @@ class CallbackCenterAdminSite(admin.AdminSite):
                 panels.append({"template": panel.template, "context": panel_context})
         return super().index(request, {"dashboard_panels": panels, **(extra_context or {})})
 
+    def app_index(self, request: HttpRequest, app_label: str, extra_context: dict | None = None) -> HttpResponse:
+        """Django's per-app index ("Callbacks administration") is not a screen of ours: the dashboard is."""
+        return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
+
     @staticmethod
     def account_switch_view(request: HttpRequest) -> HttpResponse:
         return _account_switch(request)

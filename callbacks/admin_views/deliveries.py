@@ -47,7 +47,7 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        return [(spec.code, spec.code) for spec in event_types.REGISTRY]
+        return [(spec.code, f"{spec.label} ({spec.code})") for spec in event_types.REGISTRY]
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
@@ -99,7 +99,12 @@ class DeliveryAdmin(AccountScopedAdmin):
     def event_type_shown(self, obj: Delivery) -> str:
         payload = obj.event.payload or {}
         detail = payload.get("message_id") or payload.get("phone") or ""
-        return format_html('<code>{}</code><span class="cc-reason">{}</span>', obj.event_type, detail)
+        return format_html(
+            '{} <code>{}</code><span class="cc-reason">{}</span>',
+            event_types.label_of(obj.event_type),
+            obj.event_type,
+            detail,
+        )
 
     @admin.display(description="Callback")
     def callback(self, obj: Delivery) -> str:

@@ -43,10 +43,10 @@ class CallbackProfile(models.Model):
         ABNORMAL = "abnormal", "Abnormal"
 
     class HttpMethod(models.TextChoices):
-        GET = "GET"
-        POST = "POST"
-        PUT = "PUT"
-        DELETE = "DELETE"
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        DELETE = "DELETE", "DELETE"
 
     class BodyType(models.TextChoices):
         JSON = "json", "JSON"
@@ -72,7 +72,7 @@ class CallbackProfile(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     url = models.URLField(max_length=2048)
-    http_method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
+    http_method = models.CharField("HTTP method", max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
     headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers, name → value.")
     body_type = models.CharField(max_length=8, choices=BodyType.choices, default=BodyType.JSON)
     body_template = models.TextField(blank=True, help_text="Empty: the standard envelope {id, type, timestamp, data}.")
@@ -120,6 +120,9 @@ class CallbackProfile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Customers call it a callback: one name on every screen.
+        verbose_name = "callback"
+        verbose_name_plural = "callbacks"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "created_at"], name="profile_account_created")]
 

@@ -29,11 +29,22 @@
     if (!window.confirm(button.dataset.confirm)) e.preventDefault();
   });
 
-  /* Copy a shown-once secret. */
+  /* Copy a shown-once secret, an id or a command (a plain http:// page has no clipboard API: select and copy). */
   on("[data-copy]", "click", function (e, button) {
     var source = document.querySelector(button.dataset.copy);
-    if (!source || !navigator.clipboard) return;
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () { button.textContent = "Copied"; });
+    if (!source) return;
+    var text = source.textContent.trim();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+      return;
+    }
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) done();
   });
 
   /* Refresh: run the connectivity test and show the new status in the row. */
