@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 
-from callbacks.admin_views.accounts import AccountAdmin, ApiKeyAdmin, MembershipAdmin
+from callbacks.admin_views.accounts import AccountAdmin, ApiKeyAdmin
 from callbacks.admin_views.dashboard import deliveries_panel_context, profiles_panel_context
 from callbacks.admin_views.deliveries import DeliveryAdmin
+from callbacks.admin_views.members import MembershipAdmin
 from callbacks.admin_views.profiles import CallbackProfileAdmin
 from callbacks.models import Account, ApiKey, CallbackProfile, Delivery, Membership
 

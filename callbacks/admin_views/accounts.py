@@ -110,7 +110,16 @@ class AccountForm(forms.ModelForm):
 
 class AccountAdmin(AccountScopedAdmin):
     form = AccountForm
-    list_display = ["name", "timezone", "admin_email", "balance_usd", "created"]
+    list_display = ["name", "timezone", "admin_email", "balance_usd", "created", "owner_invite"]
+
+    @admin.display(description="")
+    def owner_invite(self, obj: Account) -> str:
+        """Operators give a customer its owner by invitation, never through Django's user forms."""
+        return format_html(
+            '<a class="cc-button" href="{}?account={}&amp;role=owner">Invite an owner</a>',
+            reverse("admin:callbacks_membership_add"),
+            obj.pk,
+        )
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, obj: Account) -> str:
@@ -159,39 +168,6 @@ class AccountAdmin(AccountScopedAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         """No related rows."""
-
-
-class MembershipAdmin(AccountScopedAdmin):
-    list_display = ["user", "account", "role", "created"]
-
-    @admin.display(description="Member since", ordering="created_at")
-    def created(self, obj) -> str:
-        return moment_shown(obj.created_at)
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        return super().changelist_view(request, {"title": "Members", **(extra_context or {})})
-
-    list_filter = ["role"]
-    search_fields = ["user__username", "user__email", "account__name"]
-    autocomplete_fields = ["user"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def save_model(self, request, obj, form, change) -> None:
-        """A member signs in to the screens, which only staff users may: make the user staff if needed."""
-        super().save_model(request, obj, form, change)
-        user = obj.user
-        if not user.is_staff:
-            user.is_staff = True
-            user.save(update_fields=["is_staff"])
-            self.message_user(request, f"“{user.get_username()}” can now sign in to the screens (made staff).")
 
 
 class ApiKeyCreateForm(forms.ModelForm):

@@ -26,6 +26,8 @@ from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.deliveries import REPLAYABLE_STATES, deliveries_replay, delivery_retry
 
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
+# Deliveries that ended without reaching the receiver: the list offers Retry now beside them.
+RETRY_FROM_LIST_STATES = (Delivery.State.FAILED, Delivery.State.CANCELLED)
 
 
 class ProfileFilter(admin.SimpleListFilter):
@@ -54,7 +56,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 class DeliveryAdmin(AccountScopedAdmin):
-    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer"]
+    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer", "row_actions"]
     list_display_links = ["created"]
     list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
     search_fields = ["event_type"]
@@ -88,7 +90,8 @@ class DeliveryAdmin(AccountScopedAdmin):
         return queryset.filter(Q(event_id=identifier) | Q(pk=identifier)), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        context = {"title": "Delivery log", "may_write": may_write(request), **(extra_context or {})}
+        self._writer = may_write(request)
+        context = {"title": "Delivery log", "may_write": self._writer, **(extra_context or {})}
         return super().changelist_view(request, context)
 
     @admin.display(description="Time", ordering="created_at")
@@ -124,6 +127,21 @@ class DeliveryAdmin(AccountScopedAdmin):
             return format_html('<span class="cc-mono">HTTP {}</span>', obj.last_status_code)
         return obj.last_error_class or "—"
 
+    @admin.display(description="")
+    def row_actions(self, obj: Delivery) -> str:
+        details = format_html(
+            '<a class="cc-button" href="{}">Details</a>', reverse("admin:callbacks_delivery_change", args=[obj.pk])
+        )
+        if not getattr(self, "_writer", False) or obj.state not in RETRY_FROM_LIST_STATES:
+            return format_html('<div class="cc-row-actions">{}</div>', details)
+        # A button of the changelist's own form (forms cannot nest): it posts there with its CSRF token.
+        return format_html(
+            '<div class="cc-row-actions">{}<button type="submit" class="cc-button" formaction="{}" formmethod="post" '
+            'name="back" value="list">Retry now</button></div>',
+            details,
+            reverse("admin:callbacks_delivery_retry", args=[obj.pk]),
+        )
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -153,6 +171,8 @@ class DeliveryAdmin(AccountScopedAdmin):
                 messages.success(request, "The delivery is queued to be sent again now.")
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
+        if request.POST.get("back") == "list":
+            return HttpResponseRedirect(reverse("admin:callbacks_delivery_changelist"))
         return HttpResponseRedirect(reverse("admin:callbacks_delivery_change", args=[delivery.pk]))
 
     def replay_view(self, request: HttpRequest):

@@ -81,7 +81,6 @@ class AccountScopedAdmin(admin.ModelAdmin):
     account_field = "account"
     # No raw admin leftovers: no filter counts, no "Save and add another", no History.
     show_facets = admin.ShowFacets.NEVER
-    show_full_result_count = False
 
     def get_actions(self, request: HttpRequest) -> dict:
         """Django's bulk "delete selected" bar is not ours; a screen that needs a bulk action adds its own."""

@@ -16,6 +16,18 @@
     }, event === "mouseover" || event === "focusin");
   }
 
+  /* Lists that become cards on a phone: each cell carries its column's name to show beside it. */
+  Array.prototype.forEach.call(document.querySelectorAll("#result_list"), function (table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, index) {
+        if (names[index]) cell.setAttribute("data-label", names[index]);
+      });
+    });
+  });
+
   /* Header account switcher and other selects that submit when changed. */
   on("select[data-autosubmit]", "change", function (e, select) { select.form.submit(); });
 
