@@ -26,6 +26,8 @@ from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.deliveries import REPLAYABLE_STATES, deliveries_replay, delivery_retry
 
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
+# Deliveries that ended without reaching the receiver: the list offers Retry now beside them.
+RETRY_FROM_LIST_STATES = (Delivery.State.FAILED, Delivery.State.CANCELLED)
 
 
 class ProfileFilter(admin.SimpleListFilter):
@@ -47,14 +49,14 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        return [(spec.code, spec.code) for spec in event_types.REGISTRY]
+        return [(spec.code, f"{spec.label} ({spec.code})") for spec in event_types.REGISTRY]
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
 class DeliveryAdmin(AccountScopedAdmin):
-    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer"]
+    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer", "row_actions"]
     list_display_links = ["created"]
     list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
     search_fields = ["event_type"]
@@ -88,7 +90,8 @@ class DeliveryAdmin(AccountScopedAdmin):
         return queryset.filter(Q(event_id=identifier) | Q(pk=identifier)), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        context = {"title": "Delivery log", "may_write": may_write(request), **(extra_context or {})}
+        self._writer = may_write(request)
+        context = {"title": "Delivery log", "may_write": self._writer, **(extra_context or {})}
         return super().changelist_view(request, context)
 
     @admin.display(description="Time", ordering="created_at")
@@ -99,7 +102,12 @@ class DeliveryAdmin(AccountScopedAdmin):
     def event_type_shown(self, obj: Delivery) -> str:
         payload = obj.event.payload or {}
         detail = payload.get("message_id") or payload.get("phone") or ""
-        return format_html('<code>{}</code><span class="cc-reason">{}</span>', obj.event_type, detail)
+        return format_html(
+            '{} <code>{}</code><span class="cc-reason">{}</span>',
+            event_types.label_of(obj.event_type),
+            obj.event_type,
+            detail,
+        )
 
     @admin.display(description="Callback")
     def callback(self, obj: Delivery) -> str:
@@ -118,6 +126,21 @@ class DeliveryAdmin(AccountScopedAdmin):
         if obj.last_status_code:
             return format_html('<span class="cc-mono">HTTP {}</span>', obj.last_status_code)
         return obj.last_error_class or "—"
+
+    @admin.display(description="")
+    def row_actions(self, obj: Delivery) -> str:
+        details = format_html(
+            '<a class="cc-button" href="{}">Details</a>', reverse("admin:callbacks_delivery_change", args=[obj.pk])
+        )
+        if not getattr(self, "_writer", False) or obj.state not in RETRY_FROM_LIST_STATES:
+            return format_html('<div class="cc-row-actions">{}</div>', details)
+        # A button of the changelist's own form (forms cannot nest): it posts there with its CSRF token.
+        return format_html(
+            '<div class="cc-row-actions">{}<button type="submit" class="cc-button" formaction="{}" formmethod="post" '
+            'name="back" value="list">Retry now</button></div>',
+            details,
+            reverse("admin:callbacks_delivery_retry", args=[obj.pk]),
+        )
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -148,6 +171,8 @@ class DeliveryAdmin(AccountScopedAdmin):
                 messages.success(request, "The delivery is queued to be sent again now.")
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
+        if request.POST.get("back") == "list":
+            return HttpResponseRedirect(reverse("admin:callbacks_delivery_changelist"))
         return HttpResponseRedirect(reverse("admin:callbacks_delivery_change", args=[delivery.pk]))
 
     def replay_view(self, request: HttpRequest):

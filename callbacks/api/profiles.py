@@ -82,14 +82,14 @@ PROFILE_FILTER_PARAMETERS = [
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List callback profiles", parameters=PROFILE_FILTER_PARAMETERS),
-    retrieve=extend_schema(summary="One callback profile (secrets are never shown)"),
+    list=extend_schema(summary="List callbacks", parameters=PROFILE_FILTER_PARAMETERS),
+    retrieve=extend_schema(summary="One callback (secrets are never shown)"),
     create=extend_schema(
-        summary="Create a callback profile",
+        summary="Create a callback",
         responses={201: ProfileCreatedSerializer},
         description="The answer carries the generated signing secret (`signing_secret`) this once.",
     ),
-    update=extend_schema(summary="Replace a callback profile", responses={200: ProfileCreatedSerializer}),
+    update=extend_schema(summary="Replace a callback", responses={200: ProfileCreatedSerializer}),
     partial_update=extend_schema(summary="Change some fields", responses={200: ProfileCreatedSerializer}),
     destroy=extend_schema(
         summary="Delete a callback profile",

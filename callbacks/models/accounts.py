@@ -50,6 +50,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
+        verbose_name = "member"
         constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
 
     def __str__(self) -> str:
