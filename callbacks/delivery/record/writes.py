@@ -59,6 +59,9 @@ OUTCOME_COLUMNS = (
     ("id", "uuid"),
     ("leased_by", "text"),
 )
+UNKNOWN_OUTCOME = "unknown"
+STOPPED_ERROR_CLASS = "worker_stopped"
+LEASE_EXPIRED_ERROR_CLASS = "lease_expired"
 RELEASE_COLUMNS = (("next_attempt_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
 HOLD_COLUMNS = (("id", "uuid"), ("leased_by", "text"))
 
@@ -86,6 +89,38 @@ class Job:
     rows: list[ClaimedRow]
     items: list[Item]
     sent_at: float = 0.0  # time.monotonic() when handed to a sender
+    started_at: float = 0.0  # time.time() of the same moment, for the attempt's record
+
+
+def unknown_attempt_row(
+    *,
+    delivery_id_param: Any,
+    number: int,
+    started_at_param: Any,
+    method: str,
+    url: str,
+    error_class: str,
+    reason: str,
+) -> tuple:
+    """An attempt row (ATTEMPT_COLUMNS) for a request whose answer nobody read."""
+    return (
+        sql.uuid_param(uuid4_fast()),
+        delivery_id_param,
+        number,
+        started_at_param,
+        0,
+        method,
+        url,
+        sql.json_param({}),
+        "",
+        None,
+        sql.json_param({}),
+        "",
+        error_class,
+        reason,
+        UNKNOWN_OUTCOME,
+        "",
+    )
 
 
 def _text(data: bytes, limit: int) -> str:
@@ -201,6 +236,41 @@ class Recorder:
             else:
                 tally.failure(now, exhausted=failed_for_good)
                 self.failures.append((row.id, attempt_id, outcome.error_class))
+        self.processed += len(job.rows)
+
+    def unknown(self, job: Job, *, reason: str) -> None:
+        """A request sent whose answer this worker will never read (it is stopping): an attempt of
+        unknown outcome, so the log counts every send, and the delivery due again at once. Not a
+        failure of the endpoint: no health or failure notice follows."""
+        now = clock.now()
+        now_param = sql.datetime_param(now)
+        for row in job.rows:
+            number = row.attempt_count + 1
+            self.attempts.append(
+                unknown_attempt_row(
+                    delivery_id_param=row.id_param,
+                    number=number,
+                    started_at_param=sql.datetime_param(
+                        clock.from_timestamp(job.started_at) if job.started_at else now
+                    ),
+                    method=job.snapshot.method,
+                    url=job.snapshot.url,
+                    error_class=STOPPED_ERROR_CLASS,
+                    reason=reason,
+                )
+            )
+            self.updates.append(
+                (
+                    Delivery.State.PENDING,
+                    number,
+                    now_param,
+                    None,
+                    STOPPED_ERROR_CLASS,
+                    None,
+                    row.id_param,
+                    self.worker_id,
+                )
+            )
         self.processed += len(job.rows)
 
     def defer(self, rows: list[ClaimedRow], until: datetime) -> None:
