@@ -65,3 +65,13 @@ def log_and_receiver(profiles, receiver) -> dict:
         "unknown_outcome_attempts": Attempt.objects.filter(delivery__profile__in=profiles, outcome="unknown").count(),
         "max_in_flight_same_id": stats["max_in_flight_same_id"],
     }
+
+
+def restart_and_finish(fleet, receiver, profiles, *, events: int, timeout_s: float) -> tuple[float | None, dict]:
+    """Start a new cluster; the seconds until it sent its first request, and `log_and_receiver` once
+    all `events` are delivered (or `timeout_s` passed)."""
+    restarted_at = time.time()
+    fleet.cluster("second", CALLBACKS_DISPATCH_CONCURRENCY=str(IN_FLIGHT))
+    resumed_s = first_arrival_after(receiver, restarted_at)
+    wait_until(lambda: delivered_count(profiles) == events, timeout_s=timeout_s, interval_s=0.5)
+    return resumed_s, log_and_receiver(profiles, receiver)

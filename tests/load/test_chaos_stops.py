@@ -6,14 +6,11 @@ starts after a SIGKILL sends again at once, and the log counts every request the
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from bench.harness import wait_until
-from bench.scenarios import delivered_count
 from bench.servers import ScriptedReceiver
-from bench.stops import SLOW_RECEIVER_MS, backlog_in_flight, exit_seconds, first_arrival_after, log_and_receiver
+from bench.stops import SLOW_RECEIVER_MS, backlog_in_flight, exit_seconds, log_and_receiver, restart_and_finish
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 
@@ -40,12 +37,8 @@ def test_a_sigterm_stops_a_cluster_within_the_grace_with_nothing_sent_twice_or_l
     assert seconds <= STOP_LIMIT_S, f"the cluster took {seconds:.1f} s to exit"
     assert at_exit["attempts_logged"] == at_exit["requests"] == at_exit["delivered"]
     # and a cluster started after it sends the rest at once
-    restarted_at = time.time()
-    fleet.cluster("second", CALLBACKS_DISPATCH_CONCURRENCY="250")
-    resumed_s = first_arrival_after(two_second_receiver, restarted_at)
+    resumed_s, final = restart_and_finish(fleet, two_second_receiver, profiles, events=EVENTS, timeout_s=120)
     assert resumed_s is not None and resumed_s <= RESTART_LIMIT_S, f"sent again after {resumed_s} s"
-    assert wait_until(lambda: delivered_count(profiles) == EVENTS, timeout_s=120, interval_s=0.5)
-    final = log_and_receiver(profiles, two_second_receiver)
     print(json.dumps({"sigterm_exit_s": round(seconds, 2), "resumed_s": round(resumed_s, 2), **final}))
     # and nothing was sent twice, nothing lost, and the log counts what the receiver saw
     assert final["delivered"] == final["deliveries"] == EVENTS
@@ -61,15 +54,12 @@ def test_a_cluster_started_after_a_sigkill_sends_again_at_once_and_the_log_count
 
     # when it is killed with requests in flight, and a new cluster starts
     cluster.kill()
-    restarted_at = time.time()
-    fleet.cluster("second", CALLBACKS_DISPATCH_CONCURRENCY="250")
+    resumed_s, final = restart_and_finish(fleet, two_second_receiver, profiles, events=EVENTS, timeout_s=180)
 
     # then the new cluster sends again within 5 s (the killed one's wake-up flag does not hold it back)
-    resumed_s = first_arrival_after(two_second_receiver, restarted_at)
     assert resumed_s is not None and resumed_s <= RESTART_LIMIT_S, f"sent again after {resumed_s} s"
     # and once the killed cluster's leases ran out, everything is delivered
-    assert wait_until(lambda: delivered_count(profiles) == EVENTS, timeout_s=180, interval_s=0.5)
-    final = log_and_receiver(profiles, two_second_receiver)
+    assert final["delivered"] == EVENTS
     print(json.dumps({"resumed_s": round(resumed_s, 2), **final}))
     assert final["never_arrived"] == 0 and final["max_in_flight_same_id"] == 1
     # and the log has an attempt for every request the receiver saw, the lost answers as unknown outcomes
