@@ -17,10 +17,12 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from callbacks import metrics
 from callbacks.delivery import sql
 from callbacks.delivery.record.writes import (
     ATTEMPT_COLUMNS,
     LEASE_EXPIRED_ERROR_CLASS,
+    UNKNOWN_OUTCOME,
     ClaimedRow,
     unknown_attempt_row,
 )
@@ -137,6 +139,9 @@ def _unknown_attempts_record(rows: list[tuple], *, now: datetime) -> None:
             f"INSERT INTO {table} ({names}) VALUES ({sql.placeholders(len(ATTEMPT_COLUMNS))})",  # noqa: S608
             attempts,
         )
+    unknown_durations = metrics.attempt_duration.labels(outcome=UNKNOWN_OUTCOME)
+    for _ in rows:  # one observation per attempt logged, so the histogram's count is the log's
+        unknown_durations.observe(0)
     logger.info("dispatch.lease_expired", extra={"deliveries": len(rows)})
 
 

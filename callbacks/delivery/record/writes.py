@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from callbacks import clock, signals
+from callbacks import clock, metrics, signals
 from callbacks.delivery import sql
 from callbacks.delivery.ids import uuid4_fast
 from callbacks.delivery.record import health, outcomes
@@ -62,6 +62,10 @@ OUTCOME_COLUMNS = (
 UNKNOWN_OUTCOME = "unknown"
 STOPPED_ERROR_CLASS = "worker_stopped"
 LEASE_EXPIRED_ERROR_CLASS = "lease_expired"
+# Places in ATTEMPT_COLUMNS, for the metrics.
+ATTEMPT_DURATION_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("duration_ms")
+ATTEMPT_OUTCOME_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("outcome")
+FINISHED_STATES = frozenset((Delivery.State.DELIVERED, Delivery.State.FAILED))
 RELEASE_COLUMNS = (("next_attempt_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
 HOLD_COLUMNS = (("id", "uuid"), ("leased_by", "text"))
 
@@ -311,6 +315,7 @@ class Recorder:
             # Nothing of this batch is written; its leases expire and the deliveries are sent again.
             logger.exception("dispatch.record_failed", extra={"attempts": len(attempts)})
             return
+        _metrics_count(attempts=attempts, outcomes=updates)
         self.announcements.append((disabled, failures))
         if announce:
             self.announce()
@@ -323,6 +328,23 @@ class Recorder:
                 health.disabled_announce(disabled)
             if failures:
                 _failures_announce(failures)
+
+
+def _metrics_count(*, attempts: list[tuple], outcomes: list[tuple]) -> None:
+    """What a committed flush wrote, in the metrics: attempt durations by outcome, deliveries finished."""
+    durations: dict[str, Any] = {}
+    for row in attempts:
+        outcome = row[ATTEMPT_OUTCOME_INDEX]
+        histogram = durations.get(outcome)
+        if histogram is None:
+            histogram = durations[outcome] = metrics.attempt_duration.labels(outcome=outcome)
+        histogram.observe(row[ATTEMPT_DURATION_INDEX] / 1000)
+    finished: dict[str, int] = {}
+    for row in outcomes:
+        if row[0] in FINISHED_STATES:
+            finished[row[0]] = finished.get(row[0], 0) + 1
+    for state, count in finished.items():
+        metrics.deliveries_finished.labels(outcome=state).inc(count)
 
 
 def _rows_write(*, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]) -> None:

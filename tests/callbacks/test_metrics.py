@@ -1,0 +1,116 @@
+"""`/metrics`: scraped during a real delivery run and parsed with prometheus-client's parser, its
+counters agree with the database; without the bearer token there is nothing to see."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from callbacks import clock, event_types
+from callbacks.delivery.engine import dispatch_run
+from callbacks.models import Attempt, CallbackProfile, Delivery, Event
+from tests.callbacks.engine_helpers import emit, profile_for
+from tests.receivers import Reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = "metrics-token-for-tests"
+EVENTS = "/api/v1/events/"
+
+
+def scrape(client: Client | None = None) -> dict[tuple[str, tuple], float]:
+    """Every sample of a scrape, keyed by (name, sorted labels)."""
+    response = (client or Client()).get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def grown(before: dict, after: dict, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def test_metrics_are_404_without_a_token_configured_and_401_without_the_right_one(settings, client):
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 404
+    settings.METRICS_TOKEN = TOKEN
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+
+
+def test_a_scrape_during_a_delivery_run_agrees_with_the_database(settings, account, api, receiver_factory):
+    # given a receiver that answers after 0.2 s and one that refuses everything with 400
+    settings.METRICS_TOKEN = TOKEN
+    slow, refusing = receiver_factory(), receiver_factory()
+    slow.respond_with(Reply(delay_s=0.2))
+    refusing.respond_with(Reply(status=400))
+    profile_for(account, slow, max_in_flight=4)
+    profile_for(account, refusing)
+    disabled = profile_for(account, None, url="https://example.com/hooks")
+    CallbackProfile.objects.filter(pk=disabled.pk).update(status=CallbackProfile.Status.DISABLED)
+    before = scrape()
+    # and 12 events posted through the API, and 2 refused
+    for number in range(12):
+        response = api.post(EVENTS, {"type": event_types.MESSAGE_STATUS, "data": {"n": number}}, format="json")
+        assert response.status_code == 202
+    assert api.post(EVENTS, {"type": "no.such.type", "data": {}}, format="json").status_code == 400
+    assert api.post(EVENTS, {"type": event_types.MESSAGE_STATUS, "data": []}, format="json").status_code == 400
+
+    # when the dispatcher runs, and the metrics are scraped while requests are in flight
+    run = threading.Thread(target=dispatch_run, kwargs={"worker_id": "metrics", "budget_s": 60, "linger_s": 0})
+    run.start()
+    slow.wait_for(4, timeout_s=10)
+    during = scrape()
+    run.join(timeout=60)
+    after = scrape()
+
+    # then mid-run the backlog was there, and the counters only grew
+    assert 0 < value(during, "callbacks_due_deliveries") <= 24
+    assert grown(during, after, "callbacks_deliveries_finished_total", outcome="delivered") >= 0
+    # and afterwards every counter agrees with the database
+    assert grown(before, after, "callbacks_events_accepted_total") == Event.objects.count() == 12
+    assert grown(before, after, "callbacks_events_refused_total", status="400") == 2
+    delivered = Delivery.objects.filter(state=Delivery.State.DELIVERED).count()
+    failed = Delivery.objects.filter(state=Delivery.State.FAILED).count()
+    assert (delivered, failed) == (12, 12)
+    assert grown(before, after, "callbacks_deliveries_finished_total", outcome="delivered") == delivered
+    assert grown(before, after, "callbacks_deliveries_finished_total", outcome="failed") == failed
+    assert grown(before, after, "callbacks_attempt_duration_seconds_count", outcome="delivered") == 12
+    assert grown(before, after, "callbacks_attempt_duration_seconds_count", outcome="failed") == 12
+    assert Attempt.objects.count() == 24
+    # and the slow answers fell in the histogram's buckets above 0.1 s
+    assert grown(before, after, "callbacks_attempt_duration_seconds_bucket", outcome="delivered", le="0.1") == 0
+    assert grown(before, after, "callbacks_attempt_duration_seconds_bucket", outcome="delivered", le="1.0") == 12
+    # and the gauges read from the database say what it holds now
+    assert value(after, "callbacks_due_deliveries") == 0
+    assert value(after, "callbacks_due_oldest_age_seconds") == 0
+    assert value(after, "callbacks_profiles", state="failing") == 1
+    assert value(after, "callbacks_profiles", state="enabled") == 1
+    assert value(after, "callbacks_profiles", state="disabled") == 1
+    assert value(after, "callbacks_profiles", state="abnormal") == 0
+
+
+def test_the_oldest_due_delivery_gives_the_backlog_its_age(settings, account):
+    # given a delivery due for 90 s that no worker took
+    settings.METRICS_TOKEN = TOKEN
+    profile_for(account, None, url="https://example.com/hooks")
+    emit(account, {"n": 1})
+    Delivery.objects.update(next_attempt_at=clock.now() - timedelta(seconds=90))
+
+    # when scraped, then the backlog is one delivery, due for about 90 s
+    samples = scrape()
+    assert value(samples, "callbacks_due_deliveries") == 1
+    assert 90 <= value(samples, "callbacks_due_oldest_age_seconds") < 120
