@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from callbacks import clock, event_types
 from callbacks.delivery.engine import dispatch_run
 from callbacks.models import Attempt, CallbackProfile, Delivery, Event
+from tests import metrics_helpers
 from tests.callbacks.engine_helpers import emit, profile_for
 from tests.receivers import Reply
 
@@ -22,20 +21,11 @@ TOKEN = "metrics-token-for-tests"
 EVENTS = "/api/v1/events/"
 
 
-def scrape(client: Client | None = None) -> dict[tuple[str, tuple], float]:
-    """Every sample of a scrape, keyed by (name, sorted labels)."""
-    response = (client or Client()).get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
-        for sample in family.samples
-    }
+def scrape() -> dict[tuple[str, tuple], float]:
+    return metrics_helpers.scrape(TOKEN)
 
 
-def value(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+value = metrics_helpers.sample
 
 
 def grown(before: dict, after: dict, name: str, **labels: str) -> float:

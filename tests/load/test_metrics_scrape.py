@@ -4,13 +4,13 @@ wrote add up with this one's, and agree with the database."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.harness import wait_until
 from bench.scenarios import delivered_count, events_emit, profiles_create
 from bench.servers import ScriptedReceiver
 from callbacks.models import Attempt, Delivery, Event
+from tests import metrics_helpers
+from tests.metrics_helpers import sample
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -19,17 +19,7 @@ EVENTS = 300
 
 
 def scrape() -> dict[tuple[str, tuple], float]:
-    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-    assert response.status_code == 200
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
-        for sample in family.samples
-    }
-
-
-def sample(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return metrics_helpers.scrape(TOKEN)
 
 
 def test_a_scrape_while_a_cluster_delivers_adds_up_its_processes_and_agrees_with_the_database(fleet, settings):
