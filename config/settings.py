@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -30,8 +31,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "callbacks",  # before django_q: its `qcluster` command wraps django-q2's (prompt stops)
     "django_q",
-    "callbacks",
     "alerts",
     "reports",
 ]
@@ -174,6 +175,9 @@ CALLBACKS_DISPATCH_BATCH_SIZE = env.int("CALLBACKS_DISPATCH_BATCH_SIZE", default
 CALLBACKS_LEASE_S = env.int("CALLBACKS_LEASE_S", default=300)
 CALLBACKS_DISPATCH_BUDGET_S = env.int("CALLBACKS_DISPATCH_BUDGET_S", default=60)
 CALLBACKS_DISPATCH_LINGER_S = env.float("CALLBACKS_DISPATCH_LINGER_S", default=2.0)
+# On SIGTERM a cluster stops claiming, hands back what it has not sent and waits this long at most for
+# the answers in flight: keep it under the orchestrator's grace period (Docker 10 s, Kubernetes 30 s).
+CALLBACKS_STOP_GRACE_S = env.float("CALLBACKS_STOP_GRACE_S", default=10.0)
 CALLBACKS_RETRY_AFTER_MAX_S = env.int("CALLBACKS_RETRY_AFTER_MAX_S", default=3600)
 # A profile failing continuously this long, or with this many deliveries failed since its last
 # success, turns abnormal (its deliveries are held until a connectivity test succeeds).
@@ -213,6 +217,15 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {"ReportFrequencyEnum": "reports.models.Frequency"},
 }
+
+# --- Metrics --------------------------------------------------------------------------------------
+# `/metrics` answers only with `Authorization: Bearer <METRICS_TOKEN>` (404 while it is unset). Every
+# process of one machine writes its counts to files in this folder and a scrape adds them up; it must
+# be set before prometheus-client is first imported, hence here, and empty when the machine starts.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(BASE_DIR / ".metrics"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

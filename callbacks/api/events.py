@@ -48,6 +48,8 @@ def event_ingest(*, request: Request) -> Response:
 
 
 class EventIngestView(APIView):
+    counts_refused_events = True  # callbacks.api.errors counts its 4xx answers (callbacks_events_refused)
+
     @extend_schema(
         summary="Ingest an event",
         description="Stores the event and one delivery per enabled profile subscribed to its type, and answers "

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from callbacks import clock
+from callbacks import clock, metrics
 from callbacks.delivery.wake import wake_request_on_commit
 from callbacks.models import Account, CallbackProfile, Delivery
 
@@ -117,6 +117,7 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
     )
     if not changed:
         raise ValidationError({"state": "Only a pending or held delivery that is not being sent can be cancelled."})
+    metrics.deliveries_finished.labels(outcome=Delivery.State.CANCELLED).inc()
     delivery.refresh_from_db()
     return delivery
 

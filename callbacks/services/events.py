@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from callbacks import clock, event_types, signals
+from callbacks import clock, event_types, metrics, signals
 from callbacks.delivery import sql
 from callbacks.delivery.ids import uuid4_fast
 from callbacks.delivery.wake import wake_request
@@ -111,6 +111,7 @@ def _rows_insert(*, event: Event, payload_json: str, profiles: list[tuple[Any, s
 
 
 def _on_commit(event: Event) -> None:
+    metrics.events_accepted.inc()
     wake_request()
     signals.event_received.send(sender=Event, event=event)
 
@@ -194,6 +195,7 @@ def events_emit(*, account: Account, items: Sequence[tuple[str, dict]]) -> list[
 
 
 def _many_on_commit(events: list[Event]) -> None:
+    metrics.events_accepted.inc(len(events))
     wake_request()
     for event in events:
         signals.event_received.send(sender=Event, event=event)
