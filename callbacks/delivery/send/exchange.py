@@ -23,6 +23,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 from callbacks.delivery.render.request import RenderedRequest
 from callbacks.delivery.send import egress, http_wire, network
 from callbacks.delivery.send.io_loop import Connection, IoLoop
@@ -81,7 +83,7 @@ class Exchange:
         self.step: Callable[[], None] | None = None  # what to do when the socket is ready
         self.phase = 0  # bumped at every step with a deadline, so a stale timer does nothing
         self.finished = False
-        self.via = egress.proxy()
+        self.via: egress.Proxy | None = None
         parts = urlsplit(request.url)
         self.scheme = parts.scheme.lower()
         self.host = parts.hostname or ""
@@ -91,13 +93,18 @@ class Exchange:
         except ValueError:  # a port out of range: `start` fails the exchange
             self.port = 0
         self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        route = f"{self.scheme} via {self.via.host}:{self.via.port}" if self.via else self.scheme
-        self.key = (route, self.host, self.port)
+        self.key = (self.scheme, self.host, self.port)
 
     # --- the steps -------------------------------------------------------------------------------------
     def start(self) -> None:
         if self.scheme not in ("http", "https") or not self.host or not self.port:
             raise _Failure("transport_error", f"cannot send to {self.scheme}://{self.host} (scheme, host and port)")
+        try:
+            self.via = egress.proxy()
+        except ImproperlyConfigured as error:
+            raise _Failure("proxy_error", str(error)) from error
+        if self.via is not None:  # kept-alive connections through the proxy are its own
+            self.key = (f"{self.scheme} via {self.via.host}:{self.via.port}", self.host, self.port)
         target, headers = self.target, self.request.headers
         if self.via is not None and self.scheme == "http":
             target = egress.absolute_target(self.host, self.port, self.target)
@@ -222,7 +229,7 @@ class Exchange:
             self.connection.sock = egress.tls_context().wrap_socket(
                 sock, server_hostname=self.host, do_handshake_on_connect=False
             )
-        except (ssl.SSLError, OSError) as error:
+        except (ssl.SSLError, OSError, ImproperlyConfigured) as error:
             raise _Failure("tls_error", f"TLS with {self.host} failed: {error}") from error
         self.loop.forget(sock)  # the selector follows the wrapped socket from here
         self._wait_connecting(self._handshake, f"no TLS session with {self.host}:{self.port}")
