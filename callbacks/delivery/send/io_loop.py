@@ -65,6 +65,7 @@ class IoLoop:
         self._inbox: deque[Callable[[], None]] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._thread_id: int | None = None
         self._selector: selectors.BaseSelector | None = None
         self._wake_reader: socket.socket | None = None
         self._wake_writer: socket.socket | None = None
@@ -81,6 +82,8 @@ class IoLoop:
         """Run `work` on the loop's thread, soon."""
         self._started()
         self._inbox.append(work)
+        if threading.get_ident() == self._thread_id:
+            return  # posted by the loop itself: it reads the inbox before it waits again
         if not self._wake_pending:
             self._wake_pending = True
             with contextlib.suppress(OSError):  # full of wake-ups already: the loop is on its way
@@ -103,6 +106,7 @@ class IoLoop:
 
     # --- on the loop's thread ---------------------------------------------------------------------------
     def _run(self) -> None:
+        self._thread_id = threading.get_ident()
         selector = self._selector
         while True:
             wait = MAX_SELECT_WAIT_S
