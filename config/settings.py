@@ -168,6 +168,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 CALLBACKS_ALLOW_HTTP = env.bool("CALLBACKS_ALLOW_HTTP", default=DEBUG)
 CALLBACKS_ALLOW_PRIVATE_NETWORKS = env.bool("CALLBACKS_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
 CALLBACKS_RETENTION_DAYS = env.int("CALLBACKS_RETENTION_DAYS", default=30)
+# The way out (callbacks/delivery/send/egress.py): an HTTP proxy every callback goes through
+# (http://[user:password@]host:port), and a PEM file of CAs trusted beside the system's.
+CALLBACKS_EGRESS_PROXY = env.str("CALLBACKS_EGRESS_PROXY", default="")
+CALLBACKS_CA_BUNDLE = env.str("CALLBACKS_CA_BUNDLE", default="")
 # The delivery engine (callbacks/delivery/engine.py): requests in flight per worker, rows per claim, how long a
 # claim is leased (longer than the slowest call), how long one dispatcher task runs and lingers idle.
 CALLBACKS_DISPATCH_CONCURRENCY = env.int("CALLBACKS_DISPATCH_CONCURRENCY", default=100)
