@@ -7,6 +7,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,6 +21,7 @@ from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, 
 from callbacks.models import Account, ApiKey
 from callbacks.services.accounts import account_create, account_update
 from callbacks.services.api_keys import api_key_create, api_key_revoke
+from callbacks.services.quotas import QUOTA_FIELDS, QUOTAS, quota_default, quotas_of, quotas_set
 from callbacks.tenancy import accounts_for_user
 
 
@@ -52,6 +54,11 @@ class AccountForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.saved_account: Account | None = None
+        for name in QUOTAS:
+            field = self.fields.get(f"quota_{name}")
+            if field is not None:
+                field.widget.attrs["placeholder"] = f"default: {quota_default(name):,}"
+                field.help_text = f"{field.help_text} Empty: the default ({quota_default(name):,})."
         if "platform_api_key" in self.fields:
             is_set = bool(not self.instance._state.adding and self.instance.platform_api_key)
             self.fields["platform_api_key"].widget = forms.PasswordInput(
@@ -73,12 +80,16 @@ class AccountForm(forms.ModelForm):
             values.pop("platform_api_key", None)
         if not self.instance._state.adding:
             values = {name: value for name, value in values.items() if name in self.changed_data}
+        quotas = {name: values.pop(name) for name in QUOTA_FIELDS if name in values}
         try:
-            if not self.instance._state.adding:
-                self.saved_account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
-            else:
-                self.saved_account = account_create(**values)
+            with transaction.atomic():
+                if not self.instance._state.adding:
+                    account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
+                else:
+                    account = account_create(**values)
+                self.saved_account = quotas_set(account=account, **quotas) if quotas else account
         except ValidationError as error:
+            self.saved_account = None
             service_errors_show(self, error)
         return cleaned
 
@@ -106,11 +117,25 @@ class AccountAdmin(AccountScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
-    def get_fields(self, request: HttpRequest, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj=None):
         if self.has_change_permission(request, obj):
-            return ACCOUNT_FIELDS
-        # Looking without changing: the platform key shows only whether it is set.
-        return [name if name != "platform_api_key" else "platform_api_key_state" for name in ACCOUNT_FIELDS]
+            fields = ACCOUNT_FIELDS
+        else:
+            # Looking without changing: the platform key shows only whether it is set.
+            fields = [name if name != "platform_api_key" else "platform_api_key_state" for name in ACCOUNT_FIELDS]
+        # Quotas are the operators': they set them, the account's members see what is in force.
+        quotas = QUOTA_FIELDS if request.user.is_superuser else ["quotas_in_force"]
+        description = "What this account can make the shared delivery engine do. Empty: the installation's default."
+        return [(None, {"fields": fields}), ("Quotas", {"fields": quotas, "description": description})]
+
+    @admin.display(description="Quotas in force")
+    def quotas_in_force(self, obj: Account) -> str:
+        quotas = quotas_of(obj).as_dict()
+        return format_html_join(
+            "",
+            '<div data-testid="quota-{}">{}: <strong>{}</strong></div>',
+            ((name, QUOTAS[name][1].capitalize(), f"{value:,}") for name, value in quotas.items()),
+        )
 
     @admin.display(description="Platform API key")
     def platform_api_key_state(self, obj: Account) -> str:
@@ -118,7 +143,7 @@ class AccountAdmin(AccountScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # The balance comes from the platform; customers read it, operators may correct it.
-        return [] if request.user.is_superuser else ["balance_usd", "platform_account_id"]
+        return [] if request.user.is_superuser else ["balance_usd", "platform_account_id", "quotas_in_force"]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         if not request.user.is_superuser:
