@@ -49,6 +49,12 @@ class AccountForm(forms.ModelForm):
             "admin_email": "Admin e-mail",
             "balance_usd": "Balance (USD)",
             "platform_api_key": "Platform API key",
+            "quota_profiles": "Profiles",
+            "quota_fanout": "Fan-out (profiles per event type)",
+            "quota_template_bytes": "Body template (bytes)",
+            "quota_header_bytes": "Headers (bytes)",
+            "quota_events_per_s": "Events per second (API)",
+            "quota_replay": "Deliveries per replay",
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -57,7 +63,7 @@ class AccountForm(forms.ModelForm):
         for name in QUOTAS:
             field = self.fields.get(f"quota_{name}")
             if field is not None:
-                field.widget.attrs["placeholder"] = f"default: {quota_default(name):,}"
+                field.widget.attrs["placeholder"] = f"{quota_default(name):,}"
                 field.help_text = f"{field.help_text} Empty: the default ({quota_default(name):,})."
         if "platform_api_key" in self.fields:
             is_set = bool(not self.instance._state.adding and self.instance.platform_api_key)
