@@ -38,6 +38,7 @@ ENGINE_SECTIONS = (
     "claim_cost",
     "workers",
     "api",
+    "noisy_neighbour",
 )
 ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
 SECTION_TIME_LIMIT_S = 900
@@ -62,6 +63,8 @@ TARGETS = {
     ("claim_cost", "ratio"): ("< 2x", lambda value, raw: value < 2),
     ("workers", "delayed_receiver.3_qcluster.ratio_vs_1"): ("grows: > 1.5x", lambda value, raw: value > 1.5),
     ("workers", "delayed_receiver.3_qcluster.arrived_twice"): ("0", lambda value, raw: value == 0),
+    ("noisy_neighbour", "a_latency_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
+    ("noisy_neighbour", "b_drain_percent_of_alone"): ("≥ 90%", lambda value, raw: value >= 90),
 }
 
 
@@ -84,6 +87,8 @@ def section_arguments(section: str, n: int, receivers: dict) -> dict:
             "delay_ms": WORKERS_DELAY_MS,
         },
         "api": {"url": receivers["nginx"].url},
+        # At the default N = 20,000: account B holds 50,000 due deliveries.
+        "noisy_neighbour": {"backlog": max(5000, n * 5 // 2), **nginx},
     }[section]
 
 

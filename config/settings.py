@@ -187,6 +187,17 @@ CALLBACKS_RETRY_AFTER_MAX_S = env.int("CALLBACKS_RETRY_AFTER_MAX_S", default=360
 # success, turns abnormal (its deliveries are held until a connectivity test succeeds).
 CALLBACKS_ABNORMAL_AFTER_S = env.int("CALLBACKS_ABNORMAL_AFTER_S", default=5 * 24 * 3600)
 CALLBACKS_ABNORMAL_AFTER_EXHAUSTED = env.int("CALLBACKS_ABNORMAL_AFTER_EXHAUSTED", default=50)
+# Quotas per account (an operator overrides any of them on the Account screen): callback profiles, profiles
+# subscribed to one event type (the fan-out of an event), the size of a body template and of a profile's
+# headers, events per second through the API, and deliveries per replay. A replay of more than
+# CALLBACKS_REPLAY_INLINE_MAX deliveries runs as a background job.
+CALLBACKS_QUOTA_PROFILES = env.int("CALLBACKS_QUOTA_PROFILES", default=100)
+CALLBACKS_QUOTA_FANOUT = env.int("CALLBACKS_QUOTA_FANOUT", default=20)
+CALLBACKS_QUOTA_TEMPLATE_BYTES = env.int("CALLBACKS_QUOTA_TEMPLATE_BYTES", default=16 * 1024)
+CALLBACKS_QUOTA_HEADER_BYTES = env.int("CALLBACKS_QUOTA_HEADER_BYTES", default=8 * 1024)
+CALLBACKS_QUOTA_EVENTS_PER_S = env.int("CALLBACKS_QUOTA_EVENTS_PER_S", default=500)
+CALLBACKS_QUOTA_REPLAY = env.int("CALLBACKS_QUOTA_REPLAY", default=50_000)
+CALLBACKS_REPLAY_INLINE_MAX = env.int("CALLBACKS_REPLAY_INLINE_MAX", default=1000)
 
 # --- Telegram -------------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")

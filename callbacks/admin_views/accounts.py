@@ -8,6 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,6 +22,7 @@ from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, 
 from callbacks.models import Account, ApiKey
 from callbacks.services.accounts import account_create, account_update, account_values_check
 from callbacks.services.api_keys import api_key_create, api_key_revoke
+from callbacks.services.quotas import QUOTA_FIELDS, QUOTAS, quota_default, quotas_check, quotas_of, quotas_set
 from callbacks.tenancy import accounts_for_user
 
 
@@ -55,10 +57,21 @@ class AccountForm(forms.ModelForm):
             "admin_email": "Admin e-mail",
             "balance_usd": "Balance (USD)",
             "platform_api_key": "Platform API key",
+            "quota_profiles": "Profiles",
+            "quota_fanout": "Fan-out (profiles per event type)",
+            "quota_template_bytes": "Body template (bytes)",
+            "quota_header_bytes": "Headers (bytes)",
+            "quota_events_per_s": "Events per second (API)",
+            "quota_replay": "Deliveries per replay",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        for name in QUOTAS:
+            field = self.fields.get(f"quota_{name}")
+            if field is not None:
+                field.widget.attrs["placeholder"] = f"{quota_default(name):,}"
+                field.help_text = f"{field.help_text} Empty: the default ({quota_default(name):,})."
         if "timezone" in self.fields:
             current = self.instance.timezone if not self.instance._state.adding else "UTC"
             choices = timezone_choices()
@@ -96,16 +109,24 @@ class AccountForm(forms.ModelForm):
             return cleaned
         account = None if self.instance._state.adding else self.instance
         try:
-            account_values_check(account=account, **self.service_values())
+            values = self.service_values()
+            quotas = {name: values.pop(name) for name in QUOTA_FIELDS if name in values}
+            account_values_check(account=account, **values)
+            quotas_check(**quotas)
         except ValidationError as error:
             service_errors_show(self, error)
         return cleaned
 
     def service_save(self) -> Account:
         """Write through the accounts service (called by the screen once the form is valid)."""
-        if self.instance._state.adding:
-            return account_create(**self.service_values())
-        return account_update(account=Account.objects.get(pk=self.instance.pk), **self.service_values())
+        values = self.service_values()
+        quotas = {name: values.pop(name) for name in QUOTA_FIELDS if name in values}
+        with transaction.atomic():
+            if self.instance._state.adding:
+                account = account_create(**values)
+            else:
+                account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
+            return quotas_set(account=account, **quotas) if quotas else account
 
 
 class AccountAdmin(AccountScopedAdmin):
@@ -140,11 +161,25 @@ class AccountAdmin(AccountScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
-    def get_fields(self, request: HttpRequest, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj=None):
         if self.has_change_permission(request, obj):
-            return ACCOUNT_FIELDS
-        # Looking without changing: the platform key shows only whether it is set.
-        return [name if name != "platform_api_key" else "platform_api_key_state" for name in ACCOUNT_FIELDS]
+            fields = ACCOUNT_FIELDS
+        else:
+            # Looking without changing: the platform key shows only whether it is set.
+            fields = [name if name != "platform_api_key" else "platform_api_key_state" for name in ACCOUNT_FIELDS]
+        # Quotas are the operators': they set them, the account's members see what is in force.
+        quotas = QUOTA_FIELDS if request.user.is_superuser else ["quotas_in_force"]
+        description = "What this account can make the shared delivery engine do. Empty: the installation's default."
+        return [(None, {"fields": fields}), ("Quotas", {"fields": quotas, "description": description})]
+
+    @admin.display(description="Quotas in force")
+    def quotas_in_force(self, obj: Account) -> str:
+        quotas = quotas_of(obj).as_dict()
+        return format_html_join(
+            "",
+            '<div data-testid="quota-{}">{}: <strong>{}</strong></div>',
+            ((name, QUOTAS[name][1].capitalize(), f"{value:,}") for name, value in quotas.items()),
+        )
 
     @admin.display(description="Platform API key")
     def platform_api_key_state(self, obj: Account) -> str:
@@ -152,7 +187,7 @@ class AccountAdmin(AccountScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # The balance comes from the platform; customers read it, operators may correct it.
-        return [] if request.user.is_superuser else ["balance_usd", "platform_account_id"]
+        return [] if request.user.is_superuser else ["balance_usd", "platform_account_id", "quotas_in_force"]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         if not request.user.is_superuser:

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,7 +23,9 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.filters import RecentFilter
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import CallbackProfile, Delivery
-from callbacks.services.deliveries import REPLAYABLE_STATES, deliveries_replay, delivery_retry
+from callbacks.selectors.replays import replay_job_get, replay_job_list
+from callbacks.services.deliveries import delivery_retry
+from callbacks.services.replays import REPLAYABLE_STATES, deliveries_replay
 
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
 # Deliveries that ended without reaching the receiver: the list offers Retry now beside them.
@@ -146,6 +148,7 @@ class DeliveryAdmin(AccountScopedAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("replay/", wrap(self.replay_view), name="callbacks_delivery_replay"),
+            path("replay/<uuid:job_id>/", wrap(self.replay_job_view), name="callbacks_delivery_replay_job"),
             path("<uuid:delivery_id>/retry/", wrap(self.retry_view), name="callbacks_delivery_retry"),
             *super().get_urls(),
         ]
@@ -184,19 +187,41 @@ class DeliveryAdmin(AccountScopedAdmin):
             "form": form,
             "opts": self.opts,
             "count": None,
+            "jobs": replay_job_list(account=account)[:5],
         }
         if request.method == "POST" and may_write(request) and form.is_valid():
             arguments = form.service_arguments()
             try:
                 if request.POST.get("confirm") == form.fingerprint():
-                    replayed = deliveries_replay(account=account, dry_run=False, **arguments)
+                    outcome = deliveries_replay(account=account, dry_run=False, **arguments)
+                    if outcome.job is not None:
+                        messages.success(request, f"{outcome.count:,} deliveries are being queued again.")
+                        return HttpResponseRedirect(
+                            reverse("admin:callbacks_delivery_replay_job", args=[outcome.job.pk])
+                        )
+                    replayed = outcome.count
                     messages.success(request, f"{replayed} deliver{'y' if replayed == 1 else 'ies'} queued again.")
                     return HttpResponseRedirect(reverse("admin:callbacks_delivery_changelist"))
-                context["count"] = deliveries_replay(account=account, dry_run=True, **arguments)
+                outcome = deliveries_replay(account=account, dry_run=True, **arguments)
+                context["count"], context["limit"] = outcome.count, outcome.limit
                 context["fingerprint"] = form.fingerprint()
             except ValidationError as error:
                 service_errors_show(form, error, {"since": "created_after", "until": "created_before"})
         return TemplateResponse(request, "admin/callbacks/delivery/replay.html", context)
+
+    def replay_job_view(self, request: HttpRequest, job_id):
+        """A background replay's progress (the page reloads itself until the job is over)."""
+        job = replay_job_get(account=account_required(request), job_id=job_id)
+        if job is None:
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Replay in the background",
+            "job": job,
+            "running": job.status in (job.Status.QUEUED, job.Status.RUNNING),
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/callbacks/delivery/replay_job.html", context)
 
 
 class ReplayForm(forms.Form):

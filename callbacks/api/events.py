@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callbacks.api.delivery_serializers import EventIngestSerializer, EventSerializer
+from callbacks.api.rate_limits import AccountEventRateThrottle
 from callbacks.selectors.deliveries import event_get
 from callbacks.services.events import MAX_PAYLOAD_BYTES, PayloadTooLarge, event_emit
 
@@ -49,11 +50,13 @@ def event_ingest(*, request: Request) -> Response:
 
 class EventIngestView(APIView):
     counts_refused_events = True  # callbacks.api.errors counts its 4xx answers (callbacks_events_refused)
+    throttle_classes = [AccountEventRateThrottle]
 
     @extend_schema(
         summary="Ingest an event",
         description="Stores the event and one delivery per enabled profile subscribed to its type, and answers "
-        "202 at once. The same idempotency_key within 24 hours answers with the first event. Over 256 KiB: 413.",
+        "202 at once. The same idempotency_key within 24 hours answers with the first event. Over 256 KiB: 413. "
+        "Over the account's events-per-second quota: 429 with Retry-After.",
         request=EventIngestSerializer,
         responses={202: EventSerializer},
     )
