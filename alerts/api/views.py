@@ -12,22 +12,24 @@ from alerts.api.serializers import AlertSerializer, AlertSettingsSerializer
 from alerts.models import Alert
 from alerts.selectors import alert_recipients_get, alert_settings_get, alerts_list
 from alerts.services.settings import EDITABLE_FIELDS, alert_settings_update
-from alerts.services.telegram_binding import telegram_binding_reacquire, telegram_binding_state
-from callbacks.models import Account
+from alerts.telegram import telegram_binding_link, telegram_binding_reacquire, telegram_binding_state
+from callbacks.models import Account, ApiKey
 
 
-def _settings_answer(account: Account) -> dict:
+def _settings_answer(request: Request) -> dict:
+    """The settings as stored; the START BOT link only to write keys, and only one already issued."""
+    account: Account = request.user.account
     alert_settings = alert_settings_get(account=account)
     answer = {field: getattr(alert_settings, field) for field in EDITABLE_FIELDS if field != "emails"}
     answer["emails"] = alert_recipients_get(account=account).emails
-    answer["telegram"] = telegram_binding_state(account=account)
+    answer["telegram"] = telegram_binding_state(account=account, show_link=ApiKey.Scope.WRITE in request.auth.scopes)
     return AlertSettingsSerializer(answer).data
 
 
 class AlertSettingsView(APIView):
     @extend_schema(responses=AlertSettingsSerializer, summary="Alert thresholds, receivers and Telegram binding")
     def get(self, request: Request) -> Response:
-        return Response(_settings_answer(request.user.account))
+        return Response(_settings_answer(request))
 
     @extend_schema(request=AlertSettingsSerializer, responses=AlertSettingsSerializer, summary="Change alert settings")
     def put(self, request: Request) -> Response:
@@ -36,14 +38,26 @@ class AlertSettingsView(APIView):
         alert_settings_update(
             account=request.user.account, **{field: data[field] for field in EDITABLE_FIELDS if field in data}
         )
-        return Response(_settings_answer(request.user.account))
+        return Response(_settings_answer(request))
+
+
+class TelegramLinkView(APIView):
+    @extend_schema(
+        request=None,
+        responses=AlertSettingsSerializer,
+        summary="Issue the START BOT link (write keys only)",
+        description="Returns the valid link if there is one, else a new single-use link; a bound chat stays bound.",
+    )
+    def post(self, request: Request) -> Response:
+        telegram_binding_link(account=request.user.account)
+        return Response(_settings_answer(request))
 
 
 class TelegramReacquireView(APIView):
     @extend_schema(request=None, responses=AlertSettingsSerializer, summary="Unbind the chat and issue a new link")
     def post(self, request: Request) -> Response:
         telegram_binding_reacquire(account=request.user.account)
-        return Response(_settings_answer(request.user.account))
+        return Response(_settings_answer(request))
 
 
 @extend_schema(
