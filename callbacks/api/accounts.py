@@ -70,8 +70,7 @@ class ApiKeySerializer(serializers.Serializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiKey.Scope.choices),
         required=False,
-        default=list(ApiKey.Scope.values),
-        help_text="Any of read and write (default both).",
+        help_text="Any of read and write, at most those of the calling key (default: the calling key's).",
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     expires_in_days = serializers.IntegerField(
@@ -127,7 +126,9 @@ class ApiKeyViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        api_key, raw_key = api_key_create(account=request.user.account, **serializer.validated_data)
+        api_key, raw_key = api_key_create(
+            account=request.user.account, parent=request.auth, **serializer.validated_data
+        )
         answer = ApiKeyCreatedSerializer(api_key).data
         answer["key"] = raw_key
         return Response(answer, status=status.HTTP_201_CREATED)
