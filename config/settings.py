@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "callbacks.api.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,13 +209,22 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="")
 
 # --- API ------------------------------------------------------------------------------------------
+# The largest request body any endpoint reads (413 above it); events have their own, smaller limit.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# Django reads admin form bodies up to this; the API parses its own.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callbacks.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["callbacks.api.permissions.HasAccountScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "callbacks.api.permissions.HasAccountScope",
+        "callbacks.api.permissions.QueryTextStorable",
+    ],
     "DEFAULT_PAGINATION_CLASS": "callbacks.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["callbacks.api.parsers.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "callbacks.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_failure": env.str("API_AUTH_FAILURE_RATE", default="20/min")},
 }

@@ -20,4 +20,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
 ]
 
+handler400 = "callbacks.api.errors.bad_request"
 handler404 = "callbacks.api.errors.not_found"

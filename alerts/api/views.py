@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,7 +34,9 @@ class AlertSettingsView(APIView):
 
     @extend_schema(request=AlertSettingsSerializer, responses=AlertSettingsSerializer, summary="Change alert settings")
     def put(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
+        data = request.data
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["Send the settings as a JSON object."]})
         # The service checks every value and answers with field-named errors (400).
         alert_settings_update(
             account=request.user.account, **{field: data[field] for field in EDITABLE_FIELDS if field in data}

@@ -8,7 +8,6 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,8 +44,6 @@ class AccountSerializer(serializers.Serializer):
 
 class AccountView(APIView):
     """The account the API key belongs to."""
-
-    parser_classes = [JSONParser]
 
     @extend_schema(summary="The caller's account", responses=AccountSerializer)
     def get(self, request: Request) -> Response:
@@ -115,7 +112,6 @@ class ApiKeyViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiKeySerializer
-    parser_classes = [JSONParser]
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
