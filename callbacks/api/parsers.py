@@ -14,9 +14,7 @@ from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
-from callbacks.text_checks import UNSTORABLE_MESSAGE, text_is_unstorable
-
-MAX_JSON_DEPTH = 32
+from callbacks.text_checks import JSON_DEPTH_MESSAGE, json_problem
 
 
 class BodyTooLarge(exceptions.APIException):
@@ -28,28 +26,15 @@ def body_too_large(limit_bytes: int) -> BodyTooLarge:
     return BodyTooLarge(f"The request body is over the limit of {limit_bytes} bytes.")
 
 
-def _path_join(path: str, step: str | int) -> str:
-    if isinstance(step, int):
-        return f"{path}[{step}]" if path else f"[{step}]"
-    return f"{path}.{step}" if path else step
-
-
 def json_body_check(document: Any) -> None:
     """Raise ParseError past MAX_JSON_DEPTH, ValidationError naming the first unstorable text."""
-    stack: list[tuple[Any, str, int]] = [(document, "", 1)]
-    while stack:
-        value, path, depth = stack.pop()
-        if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
-            raise exceptions.ParseError(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if text_is_unstorable(key):
-                    raise exceptions.ValidationError({_path_join(path, "<key>") or "<key>": [UNSTORABLE_MESSAGE]})
-                stack.append((item, _path_join(path, key), depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, _path_join(path, index), depth + 1) for index, item in enumerate(value))
-        elif isinstance(value, str) and text_is_unstorable(value):
-            raise exceptions.ValidationError({path or "non_field_errors": [UNSTORABLE_MESSAGE]})
+    problem = json_problem(document)
+    if problem is None:
+        return
+    where, message = problem
+    if not where:
+        raise exceptions.ParseError(message)
+    raise exceptions.ValidationError({where: [message]})
 
 
 class BoundedJSONParser(JSONParser):
@@ -61,7 +46,7 @@ class BoundedJSONParser(JSONParser):
         try:
             document = json.loads(raw.decode("utf-8"))
         except RecursionError as error:
-            raise exceptions.ParseError(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.") from error
+            raise exceptions.ParseError(JSON_DEPTH_MESSAGE) from error
         except (UnicodeDecodeError, ValueError) as error:
             raise exceptions.ParseError(f"The body is not valid JSON: {error}") from error
         json_body_check(document)
