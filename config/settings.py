@@ -33,12 +33,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "callbacks",  # before django_q: its `qcluster` command wraps django-q2's (prompt stops)
     "django_q",
+    "axes",
     "alerts",
     "reports",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "callbacks.api.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -137,6 +141,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Client address and sign-in throttling ---------------------------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For: 0 ignores the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes: failed sign-ins counted per client address and, separately, per user name.
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("SIGNIN_LOCKOUT_MINUTES", default=15) / 60  # hours, as django-axes takes it
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "callbacks.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only: successful sign-ins are not recorded
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -207,13 +228,22 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="")
 
 # --- API ------------------------------------------------------------------------------------------
+# The largest request body any endpoint reads (413 above it); events have their own, smaller limit.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# Django reads admin form bodies up to this; the API parses its own.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callbacks.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["callbacks.api.permissions.HasAccountScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "callbacks.api.permissions.HasAccountScope",
+        "callbacks.api.permissions.QueryTextStorable",
+    ],
     "DEFAULT_PAGINATION_CLASS": "callbacks.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["callbacks.api.parsers.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "callbacks.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_failure": env.str("API_AUTH_FAILURE_RATE", default="20/min")},
 }

@@ -26,6 +26,7 @@ from callbacks.models import CallbackProfile, Delivery
 from callbacks.selectors.replays import replay_job_get, replay_job_list
 from callbacks.services.deliveries import delivery_retry
 from callbacks.services.replays import REPLAYABLE_STATES, deliveries_replay
+from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
 
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
 # Deliveries that ended without reaching the receiver: the list offers Retry now beside them.
@@ -43,7 +44,11 @@ class ProfileFilter(admin.SimpleListFilter):
         return [(str(profile.pk), profile.name) for profile in profiles.order_by("name")[:100]]
 
     def queryset(self, request, queryset):
-        return queryset.filter(profile_id=self.value()) if self.value() else queryset
+        try:
+            profile_id = uuid.UUID(self.value()) if self.value() else None
+        except ValueError:
+            profile_id = None  # a malformed id in the address filters nothing
+        return queryset.filter(profile_id=profile_id) if profile_id else queryset
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -154,6 +159,9 @@ class DeliveryAdmin(AccountScopedAdmin):
         ]
 
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        offer = self.switch_offer(request, object_id)
+        if offer is not None:
+            return offer
         delivery = self.get_object(request, object_id)
         context = {
             **self.admin_site.each_context(request),
@@ -224,15 +232,24 @@ class DeliveryAdmin(AccountScopedAdmin):
         return TemplateResponse(request, "admin/callbacks/delivery/replay_job.html", context)
 
 
+def date_range_validate(value) -> None:
+    if not date_in_range(value):
+        raise ValidationError(DATE_RANGE_MESSAGE)
+
+
 class ReplayForm(forms.Form):
     """Which deliveries to send again: a callback, a time range and the states to include."""
 
     profile = forms.ModelChoiceField(queryset=CallbackProfile.objects.none(), label="Callback")
     created_after = forms.DateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        validators=[date_range_validate],
     )
     created_before = forms.DateTimeField(
-        label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label="To",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        validators=[date_range_validate],
     )
     state = forms.ChoiceField(
         label="Deliveries that are",

@@ -13,6 +13,7 @@ from django.db import transaction
 from callbacks import signals
 from callbacks.models import Account, Membership
 from callbacks.models.accounts import validate_timezone
+from callbacks.text_checks import LINE_BREAK_MESSAGE, text_has_line_break
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def _account_values_clean(values: dict[str, Any]) -> dict[str, Any]:
         errors.setdefault("name", []).append("Enter a name.")
     elif len(cleaned["name"]) > MAX_NAME_LENGTH:
         errors.setdefault("name", []).append(f"At most {MAX_NAME_LENGTH} characters.")
+    elif text_has_line_break(cleaned["name"]):
+        errors.setdefault("name", []).append(LINE_BREAK_MESSAGE)
     try:
         validate_timezone(cleaned["timezone"])
     except ValidationError as error:

@@ -92,7 +92,7 @@ def test_refusals_and_missing_pages_say_why_and_lead_back(client, viewer_setup):
     assert client.get("/api/v1/nope/").json() == {"detail": "Not found."}
 
 
-def test_a_link_to_another_of_ones_accounts_opens_it(client, viewer_setup):
+def test_a_link_to_another_of_ones_accounts_offers_the_switch(client, viewer_setup):
     # given a user in two accounts, working in the other one, and a delivery of the first
     membership, _profile = viewer_setup
     delivery = Delivery.objects.get()
@@ -103,10 +103,13 @@ def test_a_link_to_another_of_ones_accounts_opens_it(client, viewer_setup):
     # when they open the delivery's link (from a failure notice, say)
     page = client.get(f"/admin/callbacks/delivery/{delivery.pk}/change/")
 
-    # then it opens, and the screens now act for the delivery's account
+    # then the page offers to switch to the delivery's account, without switching behind their back
     assert page.status_code == 200
-    assert str(delivery.pk) in page.content.decode()
-    assert client.session["callback_center_account_id"] == str(membership.account.pk)
+    assert 'data-testid="switch-account"' in page.content.decode()
+    assert client.session["callback_center_account_id"] == str(other.pk)
+    # and once they switch, it opens
+    client.post("/admin/account/switch/", {"account": str(membership.account.pk)})
+    assert str(delivery.pk) in client.get(f"/admin/callbacks/delivery/{delivery.pk}/change/").content.decode()
     # while an address of no profile, or another kind of screen, still answers 404
     assert (
         client.get("/admin/callbacks/callbackprofile/00000000-0000-0000-0000-000000000000/change/").status_code == 404
