@@ -188,6 +188,9 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="")
 
 # --- API ------------------------------------------------------------------------------------------
+# How long a web process trusts an API key it has read: a revoked key stops working at once in the
+# process that revoked it and within this many seconds in the others (0: read the key on every request).
+API_KEY_CACHE_S = env.float("API_KEY_CACHE_S", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callbacks.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["callbacks.api.permissions.HasAccountScope"],
