@@ -37,6 +37,7 @@ ENGINE_SECTIONS = (
     "claim_cost",
     "workers",
     "api",
+    "mixed",
 )
 ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
 SECTION_TIME_LIMIT_S = 900
@@ -46,6 +47,8 @@ SLOW_RECEIVER_DELAY_MS = 100
 # clusters add up; 3,000 deliveries keep the one-cluster round near half a minute.
 WORKERS_DELAY_MS = 2000
 WORKERS_DELAYED_MAX_COUNT = 3000
+API_SECONDS = 10
+MIXED_RATE_PER_S = 1000
 
 # (section, figure) → (target text, check on the value, the raw limit)
 TARGETS = {
@@ -62,6 +65,11 @@ TARGETS = {
     ("claim_cost", "ratio"): ("< 2x", lambda value, raw: value < 2),
     ("workers", "delayed_receiver.3_qcluster.ratio_vs_1"): ("grows: > 1.5x", lambda value, raw: value > 1.5),
     ("workers", "delayed_receiver.3_qcluster.arrived_twice"): ("0", lambda value, raw: value == 0),
+    ("api", "events_share_of_ceiling_percent"): ("≥ 75%", lambda value, raw: value >= 75),
+    ("api", "batch_events_per_second"): ("≥ 5,000/s", lambda value, raw: value >= 5000),
+    ("mixed", "accepted_to_first_byte_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
+    ("mixed", "backlog_2s_after"): ("0", lambda value, raw: value == 0),
+    ("mixed", "arrived_twice"): ("0", lambda value, raw: value == 0),
 }
 
 
@@ -83,7 +91,9 @@ def section_arguments(section: str, n: int, receivers: dict) -> dict:
             "delayed_count": max(1000, min(n, WORKERS_DELAYED_MAX_COUNT)),
             "delay_ms": WORKERS_DELAY_MS,
         },
-        "api": {"url": receivers["nginx"].url},
+        "api": {"url": receivers["nginx"].url, "duration_s": API_SECONDS},
+        # 1,000 events/s for 60 s at the default N = 20,000; 3 s per 1,000 of a smaller N (at least 5 s).
+        "mixed": {**nginx, "rate_per_s": MIXED_RATE_PER_S, "duration_s": min(60, max(5, n * 3 // MIXED_RATE_PER_S))},
     }[section]
 
 

@@ -24,6 +24,7 @@ from callbacks.api.delivery_serializers import (
     EventIngestSerializer,
     EventSerializer,
 )
+from callbacks.delivery import sql
 from callbacks.models import Event
 from callbacks.selectors.deliveries import event_get
 from callbacks.services.events import MAX_BATCH_EVENTS, MAX_PAYLOAD_BYTES, PayloadTooLarge, event_post, events_ingest
@@ -79,7 +80,7 @@ def event_answer(event: Event, *, status_code: int = status.HTTP_202_ACCEPTED) -
             "created_at": datetime_text(event.created_at),
             "payload_purged_at": None,
             "deliveries": [
-                {"id": str(delivery_id), "profile": str(profile_id), "state": state}
+                {"id": str(sql.uuid_value(delivery_id)), "profile": str(sql.uuid_value(profile_id)), "state": state}
                 for delivery_id, profile_id, state in written
             ],
         },

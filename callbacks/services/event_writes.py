@@ -16,7 +16,7 @@ import orjson
 from django.db import connection
 
 from callbacks.delivery import sql
-from callbacks.delivery.ids import uuid4_fast
+from callbacks.delivery.ids import uuid7_fast, uuid7_hex_fast
 from callbacks.models import CallbackProfile, Delivery, Event
 
 PENDING = Delivery.State.PENDING.value
@@ -33,9 +33,10 @@ class EventRow:
     data: Any
     payload_json: str
     idempotency_key: str | None = None
-    id: uuid.UUID = field(default_factory=uuid4_fast)
-    # (delivery id, profile id, state) of each delivery written with it, filled in by `rows_insert`.
-    deliveries: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
+    id: uuid.UUID = field(default_factory=uuid7_fast)
+    # (delivery id, profile id, state) of each delivery written with it, filled in by `rows_insert`; the
+    # ids as the database gives them (UUIDs on PostgreSQL, hex text on SQLite: see `sql.uuid_value`).
+    deliveries: list[tuple[Any, Any, str]] = field(default_factory=list)
 
 
 def rows_insert(*, account_id: Any, rows: list[EventRow], created_at: datetime, profile_id: Any | None = None) -> None:
@@ -72,7 +73,10 @@ def _insert_postgresql(*, account_id: Any, rows: list[EventRow], created_at: dat
         " SELECT id, %(account)s, type, payload, idempotency_key, %(created)s FROM incoming)"
         f" INSERT INTO {deliveries} (id, account_id, event_id, profile_id, event_type, state, attempt_count,"
         " next_attempt_at, leased_by, last_error_class, created_at)"
-        f" SELECT gen_random_uuid(), %(account)s, i.id, p.id, i.type,"
+        # A version-7 id (time first, as `uuid7_fast` makes them) from this millisecond and random bits.
+        " SELECT (lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7'"
+        " || substr(replace(gen_random_uuid()::text, '-', ''), 14, 3)"
+        " || substr(replace(gen_random_uuid()::text, '-', ''), 17, 16))::uuid, %(account)s, i.id, p.id, i.type,"
         f" CASE WHEN p.status = '{ENABLED}' THEN '{PENDING}' ELSE '{HELD}' END, 0, %(created)s, '', '', %(created)s"
         f" FROM incoming i{targets}"
         " RETURNING id, event_id, profile_id, state"
@@ -98,24 +102,15 @@ def _insert_each(*, account_id: Any, rows: list[EventRow], created_at: datetime,
     account = sql.uuid_param(account_id)
     created = sql.datetime_param(created_at)
     delivery_rows = []
+    if targets is None:
+        single_target = [(sql.uuid_param(profile_id), ENABLED)]
     for row in rows:
-        profiles = [(profile_id, ENABLED)] if targets is None else targets.get(row.type, ())
-        for target, status in profiles:
+        event_id = sql.uuid_param(row.id)
+        for target, status in single_target if targets is None else targets.get(row.type, ()):
             # An abnormal profile keeps its events, held until it answers again.
-            delivery = (uuid4_fast(), sql.uuid_value(target), PENDING if status == ENABLED else HELD)
-            row.deliveries.append(delivery)
-            delivery_rows.append(
-                (
-                    sql.uuid_param(delivery[0]),
-                    account,
-                    sql.uuid_param(row.id),
-                    sql.uuid_param(delivery[1]),
-                    row.type,
-                    delivery[2],
-                    created,
-                    created,
-                )
-            )
+            delivery_id, state = uuid7_hex_fast(), PENDING if status == ENABLED else HELD
+            row.deliveries.append((delivery_id, target, state))
+            delivery_rows.append((delivery_id, account, event_id, target, row.type, state, created, created))
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {Event._meta.db_table} (id, account_id, type, payload, idempotency_key, created_at)"  # noqa: S608

@@ -17,10 +17,12 @@ from typing import Any
 import orjson
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models.base import ModelState
 
 from callbacks import clock, event_types, signals
 from callbacks.delivery.wake import wake_request
 from callbacks.models import Account, CallbackProfile, Event
+from callbacks.services.event_groups import rows_store_grouped
 from callbacks.services.event_writes import EventRow, rows_insert
 
 logger = logging.getLogger(__name__)
@@ -127,13 +129,15 @@ def event_emit(
         payload_json=event_payload_check(type=type, data=data),
         idempotency_key=idempotency_key_check(idempotency_key),
     )
-    return _rows_store(account=account, rows=[row], profile=profile)[0]
+    if profile is not None:
+        return _rows_store(account=account, rows=[row], profile=profile)[0]
+    return _rows_store_grouped(account=account, rows=[row])[0]
 
 
 def event_post(*, account: Account, item: Any) -> Event:
     """One event as a producer posts it (`{"type", "data", "idempotency_key"?}`): checked, then stored as
     `event_emit` stores it."""
-    return _rows_store(account=account, rows=[event_item_check(item)])[0]
+    return _rows_store_grouped(account=account, rows=[event_item_check(item)])[0]
 
 
 def events_emit(*, account: Account, items: Sequence[tuple[str, dict] | tuple[str, dict, str | None]]) -> list[Event]:
@@ -158,7 +162,7 @@ def events_emit(*, account: Account, items: Sequence[tuple[str, dict] | tuple[st
             named = {f"{index}.{name}": messages for name, messages in error.message_dict.items()}
             raise error.__class__(named) from error
     keys_unique_check([row.idempotency_key for row in rows])
-    return _rows_store(account=account, rows=rows)
+    return _rows_store_grouped(account=account, rows=rows)
 
 
 def events_ingest(*, account: Account, items: Any) -> list[ItemResult]:
@@ -186,7 +190,7 @@ def events_ingest(*, account: Account, items: Any) -> list[ItemResult]:
         rows.append(row)
         positions.append(index)
     keys_unique_check([row.idempotency_key for row in rows], positions=positions)
-    for position, event in zip(positions, _rows_store(account=account, rows=rows), strict=True):
+    for position, event in zip(positions, _rows_store_grouped(account=account, rows=rows), strict=True):
         results[position].event = event
     return results
 
@@ -209,6 +213,18 @@ def keys_unique_check(keys: list[str | None], *, positions: list[int] | None = N
         )
 
 
+def _rows_store_grouped(*, account: Account, rows: list[EventRow]) -> list[Event]:
+    """Store `rows` in one transaction shared with other threads storing events now (group commit)."""
+    if not rows:
+        return []
+    return rows_store_grouped(
+        account=account,
+        rows=rows,
+        store_once=lambda account, rows: _rows_store_once(account=account, rows=rows, profile=None),
+        store=lambda account, rows: _rows_store(account=account, rows=rows),
+    )
+
+
 def _rows_store(*, account: Account, rows: list[EventRow], profile: CallbackProfile | None = None) -> list[Event]:
     """Store `rows` in one transaction, retried when a concurrent producer took one of their keys first."""
     if not rows:
@@ -221,12 +237,12 @@ def _rows_store(*, account: Account, rows: list[EventRow], profile: CallbackProf
         except IntegrityError:
             if not keyed or attempt == IDEMPOTENCY_RACE_TRIES:
                 raise
-            for row in rows:
-                row.deliveries.clear()
     raise AssertionError("unreachable")
 
 
 def _rows_store_once(*, account: Account, rows: list[EventRow], profile: CallbackProfile | None) -> list[Event]:
+    for row in rows:
+        row.deliveries.clear()  # left by an earlier try that rolled back
     now = clock.now()
     earlier = _idempotent_matches(account=account, keys=[row.idempotency_key for row in rows if row.idempotency_key])
     new_rows = [row for row in rows if row.idempotency_key not in earlier]
@@ -236,7 +252,8 @@ def _rows_store_once(*, account: Account, rows: list[EventRow], profile: Callbac
         created_at=now,
         profile_id=None if profile is None else profile.pk,
     )
-    new_events = [_event_of(account=account, row=row, created_at=now) for row in new_rows]
+    database = connection.alias
+    new_events = [_event_of(account=account, row=row, created_at=now, database=database) for row in new_rows]
     if new_events:
         transaction.on_commit(lambda: _announce(new_events))
         logger.debug("events.received", extra={"account_id": str(account.pk), "events": len(new_events)})
@@ -244,19 +261,25 @@ def _rows_store_once(*, account: Account, rows: list[EventRow], profile: Callbac
     return [earlier[row.idempotency_key] if row.idempotency_key in earlier else next(fresh) for row in rows]
 
 
-def _event_of(*, account: Account, row: EventRow, created_at) -> Event:
-    event = Event(
+def _event_of(*, account: Account, row: EventRow, created_at, database: str) -> Event:
+    """The stored event as a model instance, built as `Model.from_db` would (a batch builds a thousand)."""
+    event = Event.__new__(Event)
+    event.__dict__.update(
         id=row.id,
-        account=account,
+        account_id=account.pk,
         type=row.type,
         payload=row.data,
         idempotency_key=row.idempotency_key,
+        payload_purged_at=None,
         created_at=created_at,
+        replayed=False,
+        stored_deliveries=row.deliveries,
     )
-    event._state.adding = False
-    event._state.db = connection.alias
-    event.replayed = False
-    event.stored_deliveries = row.deliveries
+    state = ModelState()
+    state.adding = False
+    state.db = database
+    state.fields_cache = {"account": account}
+    event._state = state
     return event
 
 

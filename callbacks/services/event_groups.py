@@ -1,0 +1,98 @@
+"""Group commit: events posted at the same moment in one web process share one transaction.
+
+Each commit costs a write to disk (SQLite: its WAL; PostgreSQL: a flush of its log). A request that
+finds another one writing waits for it; the next writer then stores everything that waited meanwhile in
+one transaction. Each caller returns only once the transaction holding its events has committed, so an
+answered event is still a durable one; a group that fails is stored again caller by caller, so one bad
+request never fails the others.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from callbacks.models import Account, Event
+from callbacks.services.event_writes import EventRow
+
+# (account, rows, profile) → the events, in the order of `rows`. Runs inside the caller's transaction.
+StoreOnce = Callable[[Account, list[EventRow]], list[Event]]
+
+
+@dataclass(slots=True)
+class _Waiting:
+    account: Account
+    rows: list[EventRow]
+    events: list[Event] | None = None
+    error: BaseException | None = None
+    done: bool = False
+    keys: set[str] = field(default_factory=set)
+
+
+_waiting: list[_Waiting] = []
+_waiting_lock = threading.Lock()
+_writer = threading.Lock()
+
+
+def rows_store_grouped(
+    *, account: Account, rows: list[EventRow], store_once: StoreOnce, store: StoreOnce
+) -> list[Event]:
+    """Store `rows` together with whatever other threads of this process are storing now.
+
+    `store_once` writes one caller's rows inside a transaction it is given; `store` is the caller's own
+    path (its own transaction, retries), used alone inside a caller's transaction and after a group failed.
+    """
+    if connection.in_atomic_block:
+        return store(account, rows)
+    mine = _Waiting(account=account, rows=rows, keys={row.idempotency_key for row in rows if row.idempotency_key})
+    with _waiting_lock:
+        _waiting.append(mine)
+    with _writer:
+        if not mine.done:
+            with _waiting_lock:
+                group = _waiting[:]
+                _waiting.clear()
+            _group_store(group, store_once=store_once, store=store)
+    if mine.error is not None:
+        raise mine.error
+    return mine.events
+
+
+def _group_store(group: list[_Waiting], *, store_once: StoreOnce, store: StoreOnce) -> None:
+    together, alone = _split(group)
+    if len(together) > 1:
+        try:
+            with transaction.atomic():
+                results = [store_once(waiting.account, waiting.rows) for waiting in together]
+        except Exception:  # stored again one by one below, so each caller gets its own answer
+            alone = together + alone
+        else:
+            for waiting, events in zip(together, results, strict=True):
+                waiting.events, waiting.done = events, True
+    else:
+        alone = together + alone
+    for waiting in alone:
+        try:
+            waiting.events = store(waiting.account, waiting.rows)
+        except Exception as error:
+            waiting.error = error
+        waiting.done = True
+
+
+def _split(group: list[_Waiting]) -> tuple[list[_Waiting], list[_Waiting]]:
+    """Callers that can share a transaction, and those naming an idempotency key another one names too
+    (stored after the group, so the later one finds the earlier one's event)."""
+    together: list[_Waiting] = []
+    alone: list[_Waiting] = []
+    taken: set[tuple[object, str]] = set()
+    for waiting in group:
+        keys = {(waiting.account.pk, key) for key in waiting.keys}
+        if keys & taken:
+            alone.append(waiting)
+        else:
+            taken |= keys
+            together.append(waiting)
+    return together, alone
