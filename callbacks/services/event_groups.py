@@ -5,14 +5,21 @@ finds another one writing waits for it; the next writer then stores everything t
 one transaction. Each caller returns only once the transaction holding its events has committed, so an
 answered event is still a durable one; a group that fails is stored again caller by caller, so one bad
 request never fails the others.
+
+On SQLite the writers of all web processes also queue on a lock file beside the database: SQLite's own
+wait for its write lock polls with sleeps of up to 100 ms, a file lock hands over the moment it is free.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from callbacks.models import Account, Event
@@ -52,10 +59,11 @@ def rows_store_grouped(
         _waiting.append(mine)
     with _writer:
         if not mine.done:
-            with _waiting_lock:
-                group = _waiting[:]
-                _waiting.clear()
-            _group_store(group, store_once=store_once, store=store)
+            with _processes_queued():
+                with _waiting_lock:
+                    group = _waiting[:]
+                    _waiting.clear()
+                _group_store(group, store_once=store_once, store=store)
     if mine.error is not None:
         raise mine.error
     return mine.events
@@ -66,11 +74,20 @@ def _group_store(group: list[_Waiting], *, store_once: StoreOnce, store: StoreOn
     if len(together) > 1:
         try:
             with transaction.atomic():
-                results = [store_once(waiting.account, waiting.rows) for waiting in together]
+                # One write per account: its callers' rows side by side, then handed back to each.
+                by_account: dict[object, list[_Waiting]] = {}
+                for waiting in together:
+                    by_account.setdefault(waiting.account.pk, []).append(waiting)
+                stored = []
+                for callers in by_account.values():
+                    events = store_once(callers[0].account, [row for waiting in callers for row in waiting.rows])
+                    for waiting in callers:
+                        stored.append((waiting, events[: len(waiting.rows)]))
+                        events = events[len(waiting.rows) :]
         except Exception:  # stored again one by one below, so each caller gets its own answer
             alone = together + alone
         else:
-            for waiting, events in zip(together, results, strict=True):
+            for waiting, events in stored:
                 waiting.events, waiting.done = events, True
     else:
         alone = together + alone
@@ -96,3 +113,32 @@ def _split(group: list[_Waiting]) -> tuple[list[_Waiting], list[_Waiting]]:
             taken |= keys
             together.append(waiting)
     return together, alone
+
+
+_lock_file: tuple[int, int] | None = None  # (process id, descriptor): a forked child opens its own
+
+
+def _lock_path() -> str | None:
+    database = settings.DATABASES["default"]
+    name = str(database.get("NAME") or "")
+    if connection.vendor != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return name + "-ingest.lock"
+
+
+@contextlib.contextmanager
+def _processes_queued():
+    """SQLite: hold the installation's ingest lock file (web processes take turns); elsewhere nothing."""
+    global _lock_file
+    path = _lock_path()
+    if path is None:
+        yield
+        return
+    if _lock_file is None or _lock_file[0] != os.getpid():
+        _lock_file = (os.getpid(), os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    descriptor = _lock_file[1]
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
