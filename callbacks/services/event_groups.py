@@ -8,6 +8,8 @@ request never fails the others.
 
 On SQLite the writers of all web processes also queue on a lock file beside the database: SQLite's own
 wait for its write lock polls with sleeps of up to 100 ms, a file lock hands over the moment it is free.
+Against the delivery workers, which hold SQLite's lock often and briefly, the writer asks for it every
+millisecond instead of backing off.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from callbacks.models import Account, Event
 from callbacks.services.event_writes import EventRow
@@ -38,6 +42,8 @@ class _Waiting:
     done: bool = False
     keys: set[str] = field(default_factory=set)
 
+
+SQLITE_BEGIN_POLL_S = 0.001
 
 _waiting: list[_Waiting] = []
 _waiting_lock = threading.Lock()
@@ -71,9 +77,9 @@ def rows_store_grouped(
 
 def _group_store(group: list[_Waiting], *, store_once: StoreOnce, store: StoreOnce) -> None:
     together, alone = _split(group)
-    if len(together) > 1:
+    if together:
         try:
-            with transaction.atomic():
+            with _transaction():
                 # One write per account: its callers' rows side by side, then handed back to each.
                 by_account: dict[object, list[_Waiting]] = {}
                 for waiting in together:
@@ -89,14 +95,45 @@ def _group_store(group: list[_Waiting], *, store_once: StoreOnce, store: StoreOn
         else:
             for waiting, events in stored:
                 waiting.events, waiting.done = events, True
-    else:
-        alone = together + alone
     for waiting in alone:
         try:
             waiting.events = store(waiting.account, waiting.rows)
         except Exception as error:
             waiting.error = error
         waiting.done = True
+
+
+@contextlib.contextmanager
+def _transaction():
+    """A transaction; on SQLite begun by asking for the write lock every millisecond until the busy timeout."""
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            yield
+        return
+    busy_timeout_s = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+    deadline = time.monotonic() + busy_timeout_s
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            atomic = transaction.atomic()
+            try:
+                atomic.__enter__()
+                break
+            except OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(SQLITE_BEGIN_POLL_S)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+    try:
+        yield
+    except BaseException:
+        if not atomic.__exit__(*sys.exc_info()):
+            raise
+    else:
+        atomic.__exit__(None, None, None)
 
 
 def _split(group: list[_Waiting]) -> tuple[list[_Waiting], list[_Waiting]]:
