@@ -46,8 +46,8 @@ class _Waiting:
 SQLITE_BEGIN_POLL_S = 0.001
 
 _waiting: list[_Waiting] = []
-_waiting_lock = threading.Lock()
-_writer = threading.Lock()
+_turn = threading.Condition()  # guards _waiting and _writing; notified when a write ends
+_writing = False
 
 
 def rows_store_grouped(
@@ -61,15 +61,24 @@ def rows_store_grouped(
     if connection.in_atomic_block:
         return store(account, rows)
     mine = _Waiting(account=account, rows=rows, keys={row.idempotency_key for row in rows if row.idempotency_key})
-    with _waiting_lock:
+    global _writing
+    with _turn:
         _waiting.append(mine)
-    with _writer:
+        while _writing and not mine.done:
+            _turn.wait()
         if not mine.done:
+            # This thread writes next: everything waiting by now goes in its transaction.
+            _writing = True
+            group = _waiting[:]
+            _waiting.clear()
+    if not mine.done:
+        try:
             with _processes_queued():
-                with _waiting_lock:
-                    group = _waiting[:]
-                    _waiting.clear()
                 _group_store(group, store_once=store_once, store=store)
+        finally:
+            with _turn:
+                _writing = False
+                _turn.notify_all()
     if mine.error is not None:
         raise mine.error
     return mine.events
