@@ -24,7 +24,7 @@ from callbacks.api.delivery_serializers import (
     EventIngestSerializer,
     EventSerializer,
 )
-from callbacks.api.parsers import json_body_check
+from callbacks.api.parsers import json_body_check, json_text_parse
 from callbacks.api.rate_limits import AccountEventRateThrottle
 from callbacks.delivery import sql
 from callbacks.models import Event
@@ -65,8 +65,10 @@ def json_body_read(request: Request, *, limit_bytes: int) -> Any:
         raise PayloadTooLargeError(f"The body is over {limit_bytes:,} bytes.")
     try:
         document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise exceptions.ParseError(f"The body is not valid JSON ({error}).") from error
+    except orjson.JSONDecodeError:
+        # orjson refuses lone surrogates and deep nesting without naming where: the slower parser
+        # of every other endpoint says which field, or why the body is not JSON.
+        return json_text_parse(body)
     json_body_check(document)  # the depth and text limits of every other endpoint
     return document
 

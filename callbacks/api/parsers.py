@@ -37,17 +37,22 @@ def json_body_check(document: Any) -> None:
     raise exceptions.ValidationError({where: [message]})
 
 
+def json_text_parse(raw: bytes) -> Any:
+    """A JSON body as a document, within the depth limit and holding only text a database stores."""
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except RecursionError as error:
+        raise exceptions.ParseError(JSON_DEPTH_MESSAGE) from error
+    except (UnicodeDecodeError, ValueError) as error:
+        raise exceptions.ParseError(f"The body is not valid JSON: {error}") from error
+    json_body_check(document)
+    return document
+
+
 class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         limit_bytes = settings.API_MAX_BODY_BYTES
         raw = stream.read(limit_bytes + 1) if stream is not None else b""
         if len(raw) > limit_bytes:
             raise body_too_large(limit_bytes)
-        try:
-            document = json.loads(raw.decode("utf-8"))
-        except RecursionError as error:
-            raise exceptions.ParseError(JSON_DEPTH_MESSAGE) from error
-        except (UnicodeDecodeError, ValueError) as error:
-            raise exceptions.ParseError(f"The body is not valid JSON: {error}") from error
-        json_body_check(document)
-        return document
+        return json_text_parse(raw)
