@@ -26,10 +26,17 @@ def _not_in_flight(now: datetime) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
 
 
+def _with_batches(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """The deliveries and every member of the batches they went out in: a batch is sent as a unit."""
+    batch_ids = rows.filter(batch_id__isnull=False).values("batch_id")
+    return Delivery.objects.filter(Q(pk__in=rows.values("pk")) | Q(batch_id__in=batch_ids))
+
+
 def delivery_retry(*, delivery: Delivery) -> Delivery:
     """Send one delivery again now, whatever its state, unless it is being sent at this moment.
 
-    It keeps its id (the `webhook-id`), so a receiver that already has it can tell.
+    It keeps its id (the `webhook-id`), so a receiver that already has it can tell; a delivery sent in
+    a batch goes again with its whole batch, the same `webhook-id` and items.
     """
     if delivery.profile.status != CallbackProfile.Status.ENABLED:
         raise ValidationError(
@@ -37,19 +44,16 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
         )
     now = clock.now()
     with transaction.atomic():
-        changed = (
-            Delivery.objects.filter(pk=delivery.pk)
-            .filter(_not_in_flight(now))
-            .update(
-                state=Delivery.State.PENDING,
-                next_attempt_at=now,
-                completed_at=None,
-                lease_expires_at=None,
-                leased_by="",
-            )
-        )
-        if not changed:
+        members = _with_batches(Delivery.objects.filter(pk=delivery.pk))
+        if members.exclude(_not_in_flight(now)).exists():
             raise ValidationError({"state": "This delivery is being sent right now; try again in a moment."})
+        members.update(
+            state=Delivery.State.PENDING,
+            next_attempt_at=now,
+            completed_at=None,
+            lease_expires_at=None,
+            leased_by="",
+        )
         _wake_on_commit()
     delivery.refresh_from_db()
     logger.info("delivery.retry_requested", extra={"delivery_id": str(delivery.pk)})
@@ -89,16 +93,17 @@ def deliveries_replay(
     dry_run: bool = False,
 ) -> int:
     """Send a range of finished deliveries again (profiles that are enabled only); returns how many.
+    A delivery sent in a batch goes again with its whole batch (counted too).
 
     `dry_run` counts without changing anything.
     """
     rows = replay_selection(account=account, profile=profile, since=since, until=until, state=state)
     rows = rows.filter(profile__status=CallbackProfile.Status.ENABLED)
     if dry_run:
-        return rows.count()
+        return _with_batches(rows).count()
     now = clock.now()
     with transaction.atomic():
-        count = Delivery.objects.filter(pk__in=rows.values("pk")).update(
+        count = _with_batches(Delivery.objects.filter(pk__in=rows.values("pk"))).update(
             state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
         )
         if count:

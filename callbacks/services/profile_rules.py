@@ -251,6 +251,23 @@ def _template_and_url_check(cleaned: dict, errors: _Errors) -> None:
             errors.add("body_template", error.messages[0])
 
 
+def _batching_check(cleaned: dict, errors: _Errors) -> None:
+    """A batch is a JSON list in a request body: other bodies, and GET and DELETE, send one event each."""
+    if cleaned["batch_max_size"] <= 1 or errors.has("batch_max_size"):
+        return
+    if cleaned["http_method"] in BODYLESS_METHODS:
+        errors.add(
+            "batch_max_size",
+            f"{cleaned['http_method']} requests carry no body, so events cannot be batched: set 1, or use POST or PUT.",
+        )
+    elif cleaned["body_type"] != CallbackProfile.BodyType.JSON:
+        errors.add(
+            "batch_max_size",
+            f'Batches are sent as JSON ({{"callbacks": [...]}}); a {cleaned["body_type"].upper()} body carries '
+            "one event: set 1, or choose the JSON body type.",
+        )
+
+
 def _auth_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
     username, password = _text(values, "auth_username").strip(), _text(values, "auth_password")
     header = _text(values, "auth_header").strip()
@@ -350,6 +367,7 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     _encryption_clean(values, cleaned, errors)
     cleaned["batch_max_size"] = _integer(values, "batch_max_size", BATCH_SIZE_RANGE, errors)
     cleaned["batch_max_wait_ms"] = _integer(values, "batch_max_wait_ms", BATCH_WAIT_MS_RANGE, errors)
+    _batching_check(cleaned, errors)
     cleaned["response_contract"] = _choice(values, "response_contract", CallbackProfile.ResponseContract, errors)
     cleaned["connect_timeout_s"] = _seconds(values, "connect_timeout_s", CONNECT_TIMEOUT_S_MAX, errors)
     cleaned["response_timeout_s"] = _seconds(values, "response_timeout_s", RESPONSE_TIMEOUT_S_MAX, errors)
