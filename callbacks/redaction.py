@@ -11,6 +11,7 @@ from functools import lru_cache
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
+MASK_SAFE = "[]*"  # the mask reads as itself in a stored or mailed URL
 # Anywhere in the name, separators removed: `access_token`, `X-Api-Key`, `client-secret`.
 SECRET_WORDS = (
     "authorization",
@@ -54,7 +55,7 @@ def query_redact(query: str, mask: str = REDACTED) -> str:
     for piece in query.split("&"):
         name, equals, _ = piece.partition("=")
         if equals and name_is_secret(unquote_plus(name)):
-            piece = f"{name}={quote(mask, safe='')}"
+            piece = f"{name}={quote(mask, safe=MASK_SAFE)}"
         pieces.append(piece)
     return "&".join(pieces)
 
@@ -71,5 +72,6 @@ def url_redact(url: str, mask: str = REDACTED) -> str:
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:{quote(mask, safe='')}@{host}" if has_password else f"{quote(mask, safe='')}@{host}"
+        shown = quote(mask, safe=MASK_SAFE)
+        netloc = f"{user}:{shown}@{host}" if has_password else f"{shown}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, query_redact(parts.query, mask), parts.fragment))

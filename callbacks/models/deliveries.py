@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from callbacks.models.accounts import Account
 from callbacks.models.profiles import CallbackProfile
+from callbacks.redaction import headers_redact, url_redact
 
 
 class Event(models.Model):
@@ -108,6 +109,14 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"
+
+    @property
+    def request_url_shown(self) -> str:
+        return url_redact(self.request_url)
+
+    @property
+    def request_headers_shown(self) -> dict:
+        return headers_redact(self.request_headers or {})
 
 
 class DeliveryStats(models.Model):
