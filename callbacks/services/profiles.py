@@ -76,14 +76,28 @@ def _profile_values(profile: CallbackProfile, event_type_codes: list[str]) -> di
     return values
 
 
+def profile_validate(*, account: Account, profile: CallbackProfile | None = None, **fields: Any) -> dict[str, Any]:
+    """Check what `profile_create` (no profile) or `profile_update` would save, writing nothing: the
+    cleaned values, or a ValidationError naming each failing field (for forms to show before saving)."""
+    _fields_accept(fields)
+    status = fields.pop("status", None)
+    if status is not None and (profile is None or status != profile.status):
+        _user_status_clean(status)
+    if profile is None:
+        values = _profile_values(CallbackProfile(account=account), [])
+    else:
+        current = CallbackProfile.objects.get(pk=profile.pk)
+        values = _profile_values(current, _subscribed_codes(current))
+    values.update(fields)
+    return profile_values_clean(values)
+
+
 def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
     """Create a profile. With Standard Webhooks signing on, a secret is generated and exposed once as
     `profile.new_signing_secret` (it is never readable from the API again)."""
     _fields_accept(fields)
     status = _user_status_clean(fields.pop("status", CallbackProfile.Status.ENABLED))
-    values = _profile_values(CallbackProfile(account=account), [])
-    values.update(fields)
-    cleaned = profile_values_clean(values)
+    cleaned = profile_validate(account=account, **fields)
     event_type_codes = cleaned.pop("event_types")
     cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
     profile = CallbackProfile(account=account, status=status, **cleaned)

@@ -38,7 +38,7 @@ class BodyType:
     TEXT = "text"
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def template_placeholders(template: str) -> list[str]:
@@ -55,13 +55,13 @@ def context_value(context: dict, path: str) -> Any:
         elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
             value = value[int(segment)]
         else:
-            return _MISSING
+            return MISSING
     return value
 
 
 def value_as_text(value: Any) -> str:
     """How a value reads where text is expected: strings as is, JSON spelling for the rest, missing as ''."""
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return ""
     if isinstance(value, str):
         return value
@@ -87,7 +87,7 @@ def _json_render(template: str, context: dict) -> str:
             if in_string:
                 pieces.append(json.dumps(value_as_text(value), ensure_ascii=False)[1:-1])
             else:
-                typed = None if value is _MISSING else value
+                typed = None if value is MISSING else value
                 pieces.append(json.dumps(typed, ensure_ascii=False, default=str))
             position = match.end()
             continue
@@ -142,16 +142,27 @@ def placeholders_unresolved(*, text: str, contexts: Sequence[dict]) -> list[str]
     return [
         path
         for path in template_placeholders(text)
-        if all(context_value(context, path) is _MISSING for context in contexts)
+        if all(context_value(context, path) is MISSING for context in contexts)
     ]
+
+
+def known_paths(contexts: Sequence[dict], under: str = "") -> list[str]:
+    """The leaf paths of the contexts (below `under`, e.g. "data"), at most MAX_LISTED_PATHS."""
+    start = contexts if not under else [context.get(under, {}) for context in contexts]
+    known = list(dict.fromkeys(path for context in start for path in _context_paths(context, "")))
+    return [path.lstrip(".") for path in known][:MAX_LISTED_PATHS]
+
+
+def context_types(contexts: Sequence[dict]) -> str:
+    """The event types the contexts are examples of, for messages."""
+    return ", ".join(sorted({str(context.get("event", {}).get("type")) for context in contexts}))
 
 
 def unresolved_message(unresolved: Sequence[str], contexts: Sequence[dict]) -> str:
     """A sentence naming the unknown placeholders and the ones that exist."""
-    known = list(dict.fromkeys(path for context in contexts for path in _context_paths(context, "")))
-    known = [path.lstrip(".") for path in known][:MAX_LISTED_PATHS]
+    known = known_paths(contexts)
     names = ", ".join(f"<{path}>" for path in unresolved)
-    types = ", ".join(sorted({str(context.get("event", {}).get("type")) for context in contexts}))
+    types = context_types(contexts)
     return (
         f"Unknown placeholder{'s' if len(unresolved) > 1 else ''} {names}: not in the events of {types}. "
         f"Available: {', '.join(f'<{path}>' for path in known)}{' …' if len(known) == MAX_LISTED_PATHS else ''}."
