@@ -68,9 +68,33 @@ def value_as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def markup_escape(text: str) -> str:
-    """Entity-escape for XML and HTML; characters XML cannot carry at all become U+FFFD."""
-    return html.escape(XML_FORBIDDEN_RE.sub("\ufffd", text))
+def markup_escape(text: str, *, in_tag: bool = False) -> str:
+    """Entity-escape for XML and HTML; characters XML cannot carry at all become U+FFFD.
+
+    A parser turns a literal CR into LF, and in an attribute CR, LF and TAB into spaces: they go as
+    character references (CR always, LF and TAB inside a tag), so the receiver reads what was sent.
+    """
+    escaped = html.escape(XML_FORBIDDEN_RE.sub("\ufffd", text)).replace("\r", "&#13;")
+    return escaped.replace("\n", "&#10;").replace("\t", "&#9;") if in_tag else escaped
+
+
+def _markup_render(template: str, context: dict) -> str:
+    """Fill an XML or HTML template, tracking whether each placeholder stands inside a tag."""
+    pieces: list[str] = []
+    in_tag = False
+    position = 0
+    for match in PLACEHOLDER_RE.finditer(template):
+        literal = template[position : match.start()]
+        for character in literal:
+            if character == "<":
+                in_tag = True
+            elif character == ">":
+                in_tag = False
+        pieces.append(literal)
+        pieces.append(markup_escape(value_as_text(context_value(context, match.group(1))), in_tag=in_tag))
+        position = match.end()
+    pieces.append(template[position:])
+    return "".join(pieces)
 
 
 def _json_render(template: str, context: dict) -> str:
@@ -107,9 +131,7 @@ def template_render(*, template: str, body_type: str, context: dict) -> str:
     if body_type == BodyType.JSON:
         return _json_render(template, context)
     if body_type in (BodyType.XML, BodyType.HTML):
-        return PLACEHOLDER_RE.sub(
-            lambda match: markup_escape(value_as_text(context_value(context, match.group(1)))), template
-        )
+        return _markup_render(template, context)
     return PLACEHOLDER_RE.sub(lambda match: value_as_text(context_value(context, match.group(1))), template)
 
 
