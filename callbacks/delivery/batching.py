@@ -27,6 +27,7 @@ from callbacks.delivery.record.writes import ClaimedRow
 from callbacks.delivery.render.request import ProfileSnapshot
 from callbacks.models import CallbackProfile, Delivery
 
+BUSY_BATCH_RETRY = timedelta(seconds=1)
 ROW_COLUMNS = "id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id, next_attempt_at"
 
 
@@ -122,7 +123,10 @@ def _batches_complete(
         batch = [mine.get(sql.uuid_value(values[0])) or _row(values) for values in rows]
         _lease(cursor, batch, worker_id=worker_id, lease_end=lease_end, batch_id=batch_id)
         ready.extend(batch)
-    _release(cursor, [row for row in claimed if row.batch_id in busy])
+    # Put back whole, a little later: the worker holding part of it records its outcome meanwhile.
+    held_elsewhere = [row for row in claimed if row.batch_id in busy]
+    if held_elsewhere:
+        _wait(cursor, held_elsewhere, now + BUSY_BATCH_RETRY)
     return ready
 
 
@@ -141,9 +145,9 @@ def _batches_form(
     most = math.ceil(len(claimed) / size) * size
     cursor.execute(
         f"SELECT {ROW_COLUMNS} FROM {table} WHERE profile_id = %s AND state = 'pending' AND batch_id IS NULL"  # noqa: S608
-        f" AND (attempt_count = 0 OR next_attempt_at <= %s) AND {FREE}"
+        f" AND (attempt_count = 0 OR next_attempt_at <= %s OR leased_by = %s) AND {FREE}"
         f" ORDER BY created_at, id LIMIT %s{_lock()}",
-        [sql.uuid_param(snapshot.id), sql.datetime_param(now), worker_id, sql.datetime_param(now), most],
+        [sql.uuid_param(snapshot.id), sql.datetime_param(now), worker_id, worker_id, sql.datetime_param(now), most],
     )
     mine = {row.id: row for row in claimed}
     waiting = batch_order(mine.get(sql.uuid_value(values[0])) or _row(values) for values in cursor.fetchall())

@@ -141,9 +141,10 @@ class Dispatcher:
             if snapshot.status != CallbackProfile.Status.ENABLED:
                 self.recorder.hold(present)
                 continue
-            for group in _groups(present):
+            for group in _groups(present, batches=snapshot.can_batch):
                 items = [Item(delivery_id=row.id, event=events[row.event_id]) for row in group]
-                self._enqueue(Job(snapshot=snapshot, rows=group, items=items, batch_id=group[0].batch_id))
+                batch_id = group[0].batch_id if snapshot.can_batch else None
+                self._enqueue(Job(snapshot=snapshot, rows=group, items=items, batch_id=batch_id))
         self._mark_unflushed()
         return len(rows)
 
@@ -304,16 +305,17 @@ class Dispatcher:
         self.flush(force=True)
 
 
-def _groups(rows: list[ClaimedRow]) -> list[list[ClaimedRow]]:
-    """One request per delivery, or per batch (its items in the batch's order)."""
-    batches: dict[Any, list[ClaimedRow]] = defaultdict(list)
+def _groups(rows: list[ClaimedRow], *, batches: bool) -> list[list[ClaimedRow]]:
+    """One request per delivery, or per batch (its items in the batch's order). A profile changed
+    since to a body or method that carries one event sends its batches' members one by one."""
+    by_batch: dict[Any, list[ClaimedRow]] = defaultdict(list)
     groups = []
     for row in rows:
-        if row.batch_id is None:
+        if row.batch_id is None or not batches:
             groups.append([row])
         else:
-            batches[row.batch_id].append(row)
-    return groups + [batch_order(batch) for batch in batches.values()]
+            by_batch[row.batch_id].append(row)
+    return groups + [batch_order(batch) for batch in by_batch.values()]
 
 
 def dispatch_batch(*, worker_id: str, batch_size: int = DEFAULT_BATCH_SIZE) -> int:

@@ -3,13 +3,15 @@ as a unit (the same webhook-id and items, in order) through retries, Retry now a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from callbacks import clock
 from callbacks.delivery.engine import dispatch_batch
-from callbacks.models import Delivery
+from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.profiles import profile_create, profile_update
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for
 from tests.receivers import Reply
@@ -177,3 +179,46 @@ def test_the_api_refuses_batching_with_an_xml_body(api):
     )
     assert response.status_code == 400
     assert "XML body carries one event" in " ".join(response.json()["batch_max_size"])
+
+
+def test_a_retry_from_before_batching_was_turned_on_joins_a_batch(account, receiver):
+    # given a delivery that failed once while the profile sent one event per request
+    profile = profile_for(account, receiver, retry_schedule_s=[5, 5])
+    receiver.respond_next(Reply(status=500))
+    emit(account, {"n": 0})
+    dispatch_batch(worker_id="test")
+    receiver.wait_for(1)
+
+    # when batching is turned on, two more events come, and the retry falls due
+    CallbackProfile.objects.filter(pk=profile.pk).update(batch_max_size=3)
+    emit(account, {"n": 1})
+    emit(account, {"n": 2})
+    clock.advance(seconds=6)
+    dispatch_batch(worker_id="test")
+
+    # then the three go out as one batch, oldest first
+    requests = receiver.wait_for(2)
+    assert len(requests) == 2 and _numbers(requests[1]) == [0, 1, 2]
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}
+
+
+def test_a_batch_whose_profile_can_no_longer_batch_goes_out_one_by_one(account, receiver):
+    # given a batch of two that failed once
+    profile = profile_for(account, receiver, batch_max_size=2, retry_schedule_s=[5, 5])
+    receiver.respond_next(Reply(status=500))
+    events = [emit(account, {"n": number}) for number in range(2)]
+    dispatch_batch(worker_id="test")
+    receiver.wait_for(1)
+
+    # when the profile is changed to GET (no body, one event per request) and the retry falls due
+    CallbackProfile.objects.filter(pk=profile.pk).update(http_method="GET", batch_max_size=1)
+    clock.advance(seconds=6)
+    dispatch_batch(worker_id="test")
+
+    # then each member arrives on its own, under its own delivery id, and nothing is lost
+    requests = receiver.wait_for(3)[1:]
+    assert sorted(request.header("webhook-id") for request in requests) == sorted(
+        str(delivery_of(event).pk) for event in events
+    )
+    assert sorted(json.loads(request.query["data"][0])["n"] for request in requests) == [0, 1]
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}

@@ -34,7 +34,8 @@ def test_without_placeholders_the_standard_envelope_is_in_the_query_and_signed_a
     assert query["id"] == [str(event.id)] and query["type"] == [event.type]
     assert query["timestamp"][0].endswith("Z")
     assert json.loads(query["data"][0]) == {"phone": "+1 415 555 0123", "note": "a&b=c ü"}
-    assert query["data"][0] == '{"phone":"+1 415 555 0123","note":"a&b=c ü"}'  # compact JSON
+    compact = json.dumps(json.loads(query["data"][0]), separators=(",", ":"), ensure_ascii=False)
+    assert query["data"][0] == compact  # compact JSON, as sent (key order is the database's)
 
     # and the reference verifier accepts the request target as received, and nothing else
     Webhook(SECRET).verify(request.path, _headers(request), json_parse=False)

@@ -114,6 +114,7 @@ class ProfileSnapshot:
             iv = "" if profile.encryption_iv_random else (profile.encryption_iv or "")
             crypto = (profile.encryption_cipher, profile.encryption_key, iv, tuple(profile.encryption_fields))
         secrets = (profile.signing_secret,) if profile.sign_standard_webhooks and profile.signing_secret else ()
+        can_batch = body_type == "json" and profile.http_method not in BODYLESS_METHODS
         return cls(
             id=profile.pk,
             account_id=profile.account_id,
@@ -128,7 +129,7 @@ class ProfileSnapshot:
             retired_secrets=tuple(signing.retired_secrets(profile)) if secrets else (),
             md5=md5,
             encryption=crypto,
-            batch_max_size=max(1, profile.batch_max_size or 1) if body_type == "json" else 1,
+            batch_max_size=max(1, profile.batch_max_size or 1) if can_batch else 1,
             batch_max_wait_ms=profile.batch_max_wait_ms or 0,
             envelope_contract=profile.response_contract == CallbackProfile.ResponseContract.ENVELOPE,
             connect_timeout_s=min(max(profile.connect_timeout_s or 5.0, 0.1), MAX_CONNECT_TIMEOUT_S),
@@ -137,6 +138,11 @@ class ProfileSnapshot:
             max_in_flight=max(1, profile.max_in_flight or 1),
             url_has_placeholders=bool(templating.template_placeholders(profile.url)),
         )
+
+    @property
+    def can_batch(self) -> bool:
+        """Whether a request can carry several deliveries: a JSON body (`{"callbacks": [...]}`)."""
+        return self.body_type == "json" and self.method not in BODYLESS_METHODS
 
     def secrets_at(self, now_s: float) -> tuple[str, ...]:
         """The signing secrets in use: the current one, and each retired one until it expires."""
