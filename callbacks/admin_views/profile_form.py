@@ -1,8 +1,10 @@
 """The "Configure a callback" form. Validation and saving are `callbacks.services.profiles`'s:
-the form only converts what the browser sends into the service's arguments and puts the
-service's field errors beside the fields."""
+the form only converts what the browser sends into the service's arguments, puts the service's
+field errors beside the fields (`clean` writes nothing) and saves through the service when asked."""
 
 from __future__ import annotations
+
+import json
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,7 +14,7 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
 from callbacks.services import profile_rules as rules
-from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update
+from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update, profile_validate
 from callbacks.text_checks import JSON_DEPTH_MESSAGE, json_problem
 
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
@@ -95,6 +97,19 @@ class BoundedJSONField(forms.JSONField):
             return forms.fields.InvalidJSONInput(data)
 
 
+class HeadersField(BoundedJSONField):
+    """Headers as a JSON object; a value the rules refused shows again as typed, even a lone surrogate
+    (escaped as JSON writes it: the page could not carry the character itself)."""
+
+    def prepare_value(self, value):
+        text = super().prepare_value(value)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(value)
+        return text
+
+
 class CallbackProfileForm(forms.ModelForm):
     # Plain text: the service checks the address (placeholders such as <data.id> are allowed in it).
     url = forms.CharField(
@@ -103,7 +118,7 @@ class CallbackProfileForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
         help_text="Where Callback Center sends the events. Placeholders such as &lt;data.phone&gt; are percent-encoded.",
     )
-    headers = BoundedJSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
+    headers = HeadersField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
     event_types = forms.MultipleChoiceField(
         required=False,
         widget=EventTypeGroupsWidget,
@@ -215,18 +230,25 @@ class CallbackProfileForm(forms.ModelForm):
         return data
 
     def clean(self):
+        """The service's rules, checked without writing: the admin saves in `save_form`."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        profile = None if self.instance._state.adding else self.instance
         try:
-            if not self.instance._state.adding:
-                self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
-            else:
-                self.saved_profile = profile_create(account=self.account, **self.service_fields())
-            self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
+            profile_validate(account=self.account, profile=profile, **self.service_fields())
         except ValidationError as error:
             service_errors_show(self, error)
         return cleaned
+
+    def save_through_service(self) -> CallbackProfile:
+        """Create or change the profile through the service (which checks everything again)."""
+        if not self.instance._state.adding:
+            self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
+        else:
+            self.saved_profile = profile_create(account=self.account, **self.service_fields())
+        self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
+        return self.saved_profile
 
 
 def _event_type_codes() -> list[str]:

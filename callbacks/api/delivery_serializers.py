@@ -66,6 +66,10 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    # Through the one redaction rule, also for attempts stored before it applied at write.
+    request_url = serializers.CharField(source="request_url_shown", read_only=True)
+    request_headers = serializers.JSONField(source="request_headers_shown", read_only=True)
+
     class Meta:
         model = Attempt
         fields = [
@@ -97,6 +101,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "event",
             "profile",
             "event_type",
+            "batch_id",
             "state",
             "attempt_count",
             "next_attempt_at",

@@ -129,7 +129,7 @@ def _lease_statement(count: int) -> str:
         # A lease that ran out: its worker died with the request perhaps sent, an attempt of unknown outcome.
         " attempt_count = attempt_count + CASE WHEN leased_by <> '' THEN 1 ELSE 0 END"
         f" WHERE id IN ({sql.placeholders(count)})"
-        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at"
+        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id"
     )
 
 
@@ -164,20 +164,7 @@ def deliveries_claim(
             _unknown_attempts_record([row for row in fetched if str(row[0]) in expired], now=now)
     due_rank = {str(row[0]): (rank, row[2]) for rank, row in enumerate(due)}
     fetched.sort(key=lambda row: due_rank[str(row[0])][0])
-    return [
-        ClaimedRow(
-            id=sql.uuid_value(row[0]),
-            id_param=row[0],
-            event_id=sql.uuid_value(row[1]),
-            profile_id=sql.uuid_value(row[2]),
-            account_id=sql.uuid_value(row[3]),
-            event_type=row[4],
-            attempt_count=row[5],
-            created_at=sql.datetime_value(row[6]),
-            due_at_param=due_rank[str(row[0])][1],
-        )
-        for row in fetched
-    ]
+    return [ClaimedRow.from_values(row, due_at_param=due_rank[str(row[0])][1]) for row in fetched]
 
 
 def _unknown_attempts_record(rows: list[tuple], *, now: datetime) -> None:

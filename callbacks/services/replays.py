@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 from callbacks import clock
 from callbacks.delivery.wake import wake_request_on_commit
 from callbacks.models import Account, CallbackProfile, Delivery, ReplayJob
-from callbacks.services.deliveries import not_in_flight
+from callbacks.services.deliveries import not_in_flight, with_batches
 from callbacks.services.quotas import quotas_of
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,13 @@ def replay_selection(
 
 
 def _requeue(rows: QuerySet[Delivery], now: datetime) -> int:
-    return rows.filter(not_in_flight(now)).update(
-        state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
+    # A delivery sent in a batch goes again with its whole batch: the same `webhook-id` and items.
+    return (
+        with_batches(rows)
+        .filter(not_in_flight(now))
+        .update(
+            state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
+        )
     )
 
 

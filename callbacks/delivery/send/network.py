@@ -187,8 +187,11 @@ def url_check(url: str) -> None:
     scheme = parts.scheme.lower()
     allowed_schemes = ("https", "http") if http_allowed() else ("https",)
     if scheme not in allowed_schemes:
+        starts = " or ".join(f"{allowed}://" for allowed in allowed_schemes)
         raise ValidationError(
-            "The URL must start with https://." if scheme in ("", "http") else f"The scheme “{scheme}” is not allowed.",
+            f"The URL must start with {starts}."
+            if scheme in ("", "http")
+            else f"The scheme “{scheme}” is not allowed: the URL must start with {starts}.",
             code="scheme",
         )
     host = parts.hostname or ""
