@@ -78,6 +78,8 @@ class RetryScheduleField(CommaListField):
 class BoundedJSONField(forms.JSONField):
     """JSON no deeper than MAX_JSON_DEPTH and free of text no database stores, as the API takes it."""
 
+    text_checked = True
+
     def to_python(self, value):
         try:
             document = super().to_python(value)
@@ -86,7 +88,8 @@ class BoundedJSONField(forms.JSONField):
         problem = json_problem(document)
         if problem is not None:
             where, message = problem
-            raise ValidationError(f"{where}: {message}" if where else message)
+            if not where or self.text_checked:
+                raise ValidationError(f"{where}: {message}" if where else message)
         return document
 
     def bound_data(self, data, initial):
@@ -99,7 +102,10 @@ class BoundedJSONField(forms.JSONField):
 
 class HeadersField(BoundedJSONField):
     """Headers as a JSON object; a value the rules refused shows again as typed, even a lone surrogate
-    (escaped as JSON writes it: the page could not carry the character itself)."""
+    (escaped as JSON writes it: the page could not carry the character itself). Their text is checked
+    by the profile rules, which name the header and the reason."""
+
+    text_checked = False
 
     def prepare_value(self, value):
         text = super().prepare_value(value)
