@@ -137,9 +137,10 @@ class CallbackProfileForm(forms.ModelForm):
             "encryption_iv": "Exactly 16 characters. Used only when the random IV is off.",
         }
 
-    def __init__(self, *args, account=None, **kwargs) -> None:
+    def __init__(self, *args, account=None, operator: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
+        self.operator = operator
         self.saved_profile: CallbackProfile | None = None
         self.revealed_secret: str | None = None
         # A read-only look builds the form without fields: only set up the ones present.
@@ -203,7 +204,20 @@ class CallbackProfileForm(forms.ModelForm):
             self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
         except ValidationError as error:
             service_errors_show(self, error)
+            self._operator_hint_add()
         return cleaned
+
+    def _operator_hint_add(self) -> None:
+        """An operator refused an http:// or private address learns which setting allows it."""
+        if not self.operator or "url" not in self.errors:
+            return
+        setting = rules.url_refusal_setting(str(self.data.get(self.add_prefix("url"), "")).strip())
+        if setting:
+            self.add_error(
+                "url",
+                f"Operator: {setting}=true in the server's environment (.env) allows it, for every account; "
+                "see the configuration page of the docs.",
+            )
 
 
 def _event_type_codes() -> list[str]:

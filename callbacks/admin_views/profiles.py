@@ -208,10 +208,11 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
         account = obj.account if obj is not None else account_required(request)
+        operator = request.user.is_superuser
 
         class AccountForm(form_class):
             def __init__(self, *args, **form_kwargs):
-                super().__init__(*args, account=account, **form_kwargs)
+                super().__init__(*args, account=account, operator=operator, **form_kwargs)
 
         return AccountForm
 
