@@ -12,7 +12,7 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
 from callbacks.services import profile_rules as rules
-from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update
+from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update, profile_values_check
 
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
 # The order the form shows them in; the service decides which fields it accepts.
@@ -141,8 +141,6 @@ class CallbackProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.account = account
         self.operator = operator
-        self.saved_profile: CallbackProfile | None = None
-        self.revealed_secret: str | None = None
         # A read-only look builds the form without fields: only set up the ones present.
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
@@ -193,19 +191,25 @@ class CallbackProfileForm(forms.ModelForm):
         return data
 
     def clean(self):
+        """Checked by the profiles service; nothing is written until the screen saves (`service_save`)."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        profile = None if self.instance._state.adding else self.instance
         try:
-            if not self.instance._state.adding:
-                self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
-            else:
-                self.saved_profile = profile_create(account=self.account, **self.service_fields())
-            self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
+            profile_values_check(account=self.account, profile=profile, **self.service_fields())
         except ValidationError as error:
             service_errors_show(self, error)
             self._operator_hint_add()
         return cleaned
+
+    def service_save(self) -> tuple[CallbackProfile, str | None]:
+        """Write through the profiles service; answers the profile and a new signing secret to show once."""
+        if self.instance._state.adding:
+            profile = profile_create(account=self.account, **self.service_fields())
+        else:
+            profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
+        return profile, getattr(profile, "new_signing_secret", "") or None
 
     def _operator_hint_add(self) -> None:
         """An operator refused an http:// or private address learns which setting allows it."""

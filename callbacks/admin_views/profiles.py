@@ -217,12 +217,13 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         return AccountForm
 
     def save_form(self, request, form, change):
-        if form.revealed_secret:
-            secret_stash(request, slot=f"profile:{form.saved_profile.pk}", value=form.revealed_secret)
-        return form.saved_profile
+        profile, revealed_secret = form.service_save()
+        if revealed_secret:
+            secret_stash(request, slot=f"profile:{profile.pk}", value=revealed_secret)
+        return profile
 
     def save_model(self, request, obj, form, change) -> None:
-        """Saved by the profiles service during the form's validation."""
+        """Saved by the profiles service in `save_form`."""
 
     def save_related(self, request, form, formsets, change) -> None:
         """Subscriptions are saved by the profiles service with the profile."""

@@ -219,3 +219,20 @@ def profile_status_set(*, profile: CallbackProfile, status: str, reason: str = "
         setattr(profile, field, value)
     logger.info("profile.status_set", extra={"profile_id": str(profile.pk), "status": status, "released": released})
     return profile
+
+
+def profile_values_check(*, account: Account, profile: CallbackProfile | None = None, **fields: Any) -> None:
+    """Raise the ValidationError `profile_create` (no `profile`) or `profile_update` would, writing nothing.
+
+    The screens check with it while validating a form and write through the same services on save."""
+    _fields_accept(fields)
+    status = fields.pop("status", None)
+    if status is not None and (profile is None or status != profile.status):
+        _user_status_clean(status)
+    if profile is None:
+        values = _profile_values(CallbackProfile(account=account), [])
+    else:
+        current = CallbackProfile.objects.get(pk=profile.pk)
+        values = _profile_values(current, _subscribed_codes(current))
+    values.update(fields)
+    profile_values_clean(values)
