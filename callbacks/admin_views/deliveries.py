@@ -162,6 +162,7 @@ class DeliveryAdmin(AccountScopedAdmin):
             "title": "Delivery",
             "event_json": json.dumps(delivery.event.payload, indent=2, ensure_ascii=False),
             "delivery": delivery,
+            "event_label": event_types.label_of(delivery.event_type),
             "attempts": delivery.attempts.order_by("number"),
             "may_write": may_write(request),
             "opts": self.opts,
