@@ -263,7 +263,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "callbacks.api.schema.error_responses_document",
     ],
-    "ENUM_NAME_OVERRIDES": {"ReportFrequencyEnum": "reports.models.Frequency"},
+    "ENUM_NAME_OVERRIDES": {
+        "ReportFrequencyEnum": "reports.models.Frequency",
+        "DeliveryStateEnum": "callbacks.models.deliveries.Delivery.State",
+        "ReplayStateEnum": ["failed", "delivered", "cancelled"],
+    },
 }
 
 # --- Metrics --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from callbacks import event_types
 from callbacks.admin_views.accounts import status_mark
 from callbacks.admin_views.errors import service_errors_show
-from callbacks.admin_views.filters import RecentFilter
+from callbacks.admin_views.filters import RecentFilter, filter_titled
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.selectors.replays import replay_job_get, replay_job_list
@@ -65,7 +65,12 @@ class EventTypeFilter(admin.SimpleListFilter):
 class DeliveryAdmin(AccountScopedAdmin):
     list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer", "row_actions"]
     list_display_links = ["created"]
-    list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
+    list_filter = [
+        ("state", filter_titled(admin.ChoicesFieldListFilter, "status")),
+        ProfileFilter,
+        EventTypeFilter,
+        RecentFilter,
+    ]
     search_fields = ["event_type"]
     search_help_text = "Search by event id, delivery id, message id or phone number."
     list_select_related = ["profile", "event"]
@@ -168,6 +173,7 @@ class DeliveryAdmin(AccountScopedAdmin):
             "title": "Delivery",
             "event_json": json.dumps(delivery.event.payload, indent=2, ensure_ascii=False),
             "delivery": delivery,
+            "event_label": event_types.label_of(delivery.event_type),
             "attempts": delivery.attempts.order_by("number"),
             "may_write": may_write(request),
             "opts": self.opts,

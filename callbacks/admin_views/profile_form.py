@@ -181,11 +181,10 @@ class CallbackProfileForm(forms.ModelForm):
             "encryption_iv": "Exactly 16 characters. Used only when the random IV is off.",
         }
 
-    def __init__(self, *args, account=None, **kwargs) -> None:
+    def __init__(self, *args, account=None, operator: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
-        self.saved_profile: CallbackProfile | None = None
-        self.revealed_secret: str | None = None
+        self.operator = operator
         # A read-only look builds the form without fields: only set up the ones present.
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
@@ -236,7 +235,7 @@ class CallbackProfileForm(forms.ModelForm):
         return data
 
     def clean(self):
-        """The service's rules, checked without writing: the admin saves in `save_form`."""
+        """Checked by the profiles service; nothing is written until the screen saves (`service_save`)."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
@@ -245,16 +244,28 @@ class CallbackProfileForm(forms.ModelForm):
             profile_validate(account=self.account, profile=profile, **self.service_fields())
         except ValidationError as error:
             service_errors_show(self, error)
+            self._operator_hint_add()
         return cleaned
 
-    def save_through_service(self) -> CallbackProfile:
-        """Create or change the profile through the service (which checks everything again)."""
-        if not self.instance._state.adding:
-            self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
+    def service_save(self) -> tuple[CallbackProfile, str | None]:
+        """Write through the profiles service; answers the profile and a new signing secret to show once."""
+        if self.instance._state.adding:
+            profile = profile_create(account=self.account, **self.service_fields())
         else:
-            self.saved_profile = profile_create(account=self.account, **self.service_fields())
-        self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
-        return self.saved_profile
+            profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
+        return profile, getattr(profile, "new_signing_secret", "") or None
+
+    def _operator_hint_add(self) -> None:
+        """An operator refused an http:// or private address learns which setting allows it."""
+        if not self.operator or "url" not in self.errors:
+            return
+        setting = rules.url_refusal_setting(str(self.data.get(self.add_prefix("url"), "")).strip())
+        if setting:
+            self.add_error(
+                "url",
+                f"Operator: {setting}=true in the server's environment (.env) allows it, for every account; "
+                "see the configuration page of the docs.",
+            )
 
 
 def _event_type_codes() -> list[str]:

@@ -206,18 +206,18 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
         account = obj.account if obj is not None else account_required(request)
+        operator = request.user.is_superuser
 
         class AccountForm(form_class):
             def __init__(self, *args, **form_kwargs):
-                super().__init__(*args, account=account, **form_kwargs)
+                super().__init__(*args, account=account, operator=operator, **form_kwargs)
 
         return AccountForm
 
     def save_form(self, request, form, change):
-        """Saved here, once the form is valid, by the profiles service (never in the form's clean)."""
-        profile = form.save_through_service()
-        if form.revealed_secret:
-            secret_stash(request, slot=f"profile:{profile.pk}", value=form.revealed_secret)
+        profile, revealed_secret = form.service_save()
+        if revealed_secret:
+            secret_stash(request, slot=f"profile:{profile.pk}", value=revealed_secret)
         return profile
 
     def save_model(self, request, obj, form, change) -> None:

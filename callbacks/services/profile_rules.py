@@ -25,6 +25,7 @@ from callbacks.delivery.render.templating import (
     unresolved_message,
 )
 from callbacks.delivery.send.network import url_check
+from callbacks.delivery.send.network import url_refusal_setting as url_refusal_setting  # for the screens
 from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import CallbackProfile
 from callbacks.text_checks import LINE_BREAK_MESSAGE, text_has_line_break
