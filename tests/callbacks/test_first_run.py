@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from callbacks.models import Membership
 
@@ -38,8 +39,9 @@ def test_bootstrap_creates_an_operator_and_the_demo_accounts_owner_and_prints_bo
     assert text.splitlines()[-1].startswith("╚") and "╔" in text
     logins = _logins(text)
     assert set(logins) == {"admin", "owner"}
-    operator = authenticate(username="admin", password=logins["admin"])
-    owner = authenticate(username="owner", password=logins["owner"])
+    request = RequestFactory().post("/admin/login/")  # the sign-in lockout reads the request
+    operator = authenticate(request, username="admin", password=logins["admin"])
+    owner = authenticate(request, username="owner", password=logins["owner"])
     assert operator.is_superuser and not owner.is_superuser and owner.is_staff
     membership = owner.memberships.get()
     assert membership.role == Membership.Role.OWNER and membership.account.name == "Demo account"
