@@ -31,6 +31,8 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
 
     It keeps its id (the `webhook-id`), so a receiver that already has it can tell.
     """
+    if delivery.profile.deleted_at is not None:
+        raise ValidationError({"profile": "This callback is deleted: nothing more is sent to it."})
     if delivery.profile.status != CallbackProfile.Status.ENABLED:
         raise ValidationError(
             {"profile": "The profile is not enabled; enable it (or test it, if abnormal) before retrying."}
@@ -88,12 +90,13 @@ def deliveries_replay(
     state: str | None = None,
     dry_run: bool = False,
 ) -> int:
-    """Send a range of finished deliveries again (profiles that are enabled only); returns how many.
+    """Send a range of finished deliveries again (profiles that are enabled and not deleted only); returns
+    how many.
 
     `dry_run` counts without changing anything.
     """
     rows = replay_selection(account=account, profile=profile, since=since, until=until, state=state)
-    rows = rows.filter(profile__status=CallbackProfile.Status.ENABLED)
+    rows = rows.filter(profile__status=CallbackProfile.Status.ENABLED, profile__deleted_at__isnull=True)
     if dry_run:
         return rows.count()
     now = clock.now()

@@ -74,6 +74,7 @@ def test_a_failing_callback_shows_failing_and_refresh_brings_it_back(page, live_
     expect(attention.locator(".cc-kpi.abnormal b")).to_have_text("1")
     expect(attention).to_contain_text("HTTP 503 Service Unavailable")
     expect(attention).not_to_contain_text("Every callback is answering")
+    expect(page.get_by_test_id("chart-24h").locator(".cc-kpi.retrying b")).to_have_text("1")
     shot(page, "health-02-dashboard-failing")
 
     # when the receiver is fixed and Refresh is pressed on each, without leaving the page
