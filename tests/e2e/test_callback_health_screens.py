@@ -289,3 +289,22 @@ def test_screen_refresh_and_delete_refuse_a_viewer(client, receiver):
     assert profile.status == "abnormal" and profile.deleted_at is None
     assert Delivery.objects.get(profile=profile).state == Delivery.State.HELD
     assert re.search("Orders", client.get(LIST).content.decode())
+
+
+def test_delete_from_a_card_on_a_phone(page, live_server, owner, owner_account):
+    # given a callback, on a phone
+    orders = _profile(owner_account, "https://hooks.example.com/a/rather/long/path/for/orders/callbacks", "Orders")
+    page.set_viewport_size(PHONE)
+    login(page, live_server, owner)
+    page.goto(f"{live_server.url}{LIST}")
+    # when Delete is pressed on its card
+    page.locator("#result_list > tbody > tr").first.get_by_role("link", name="Delete").click()
+    # then the question fits the screen, and answering it deletes the callback
+    dialog = page.locator("dialog.cc-dialog")
+    expect(dialog).to_contain_text(f"Delete Orders? Nothing more will be sent to {orders.url}.")
+    box = dialog.bounding_box()
+    assert box["x"] >= 8 and box["x"] + box["width"] <= PHONE["width"] - 8, box
+    shot(page, "health-12-phone-delete-question", full_page=False)
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.locator(".messagelist")).to_contain_text("“Orders” is deleted")
+    assert CallbackProfile.all_objects.get(pk=orders.pk).deleted_at is not None
