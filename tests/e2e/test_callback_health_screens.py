@@ -289,6 +289,12 @@ def test_screen_refresh_and_delete_refuse_a_viewer(client, receiver):
     assert profile.status == "abnormal" and profile.deleted_at is None
     assert Delivery.objects.get(profile=profile).state == Delivery.State.HELD
     assert re.search("Orders", client.get(LIST).content.decode())
+    # and the list's status cells are readable by a viewer, for its own account's callbacks only
+    other = _profile(AccountFactory(), "http://127.0.0.1:9/other", "Other")
+    cells = client.get(f"{LIST}health/", {"id": [str(profile.pk), str(other.pk)]}).json()["cells"]
+    assert list(cells) == [str(profile.pk)] and "Abnormal" in cells[str(profile.pk)]
+    assert client.get(f"{LIST}health/", {"id": "not-an-id"}).status_code == 400
+    assert client.get(f"{LIST}{other.pk}/delete/").status_code == 404
 
 
 def test_delete_from_a_card_on_a_phone(page, live_server, owner, owner_account):
