@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from callbacks.admin_views.scoping import account_current
+from callbacks.admin_views.scoping import account_current, may_write
 from callbacks.admin_views.selectors import account_delivery_series, account_retrying
 from callbacks.models import CallbackProfile
 from callbacks.selectors import health
@@ -74,6 +74,7 @@ def profiles_panel_context(request: HttpRequest) -> dict:
     return {
         "total": sum(counts.values()),
         "answering": counts.get(health.ENABLED, 0),
+        "may_add": may_write(request),
         "states": [
             {"state": state, "label": health.LABELS[state], "count": counts.get(state, 0)} for state in health.STATES
         ],

@@ -117,6 +117,7 @@ def test_the_empty_dashboard_does_not_claim_callbacks_answer(page, live_server, 
     attention = page.get_by_test_id("attention")
     expect(attention).to_contain_text("No callbacks yet")
     expect(attention).not_to_contain_text("answering")
+    expect(attention.get_by_role("link", name="+ Add a callback")).to_be_visible()
     shot(page, "health-04-dashboard-empty")
 
 
