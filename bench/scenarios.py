@@ -541,6 +541,9 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
     from callbacks.services.api_keys import api_key_create
 
     account, profiles = profiles_create(count=3, url_for=lambda _: url)
+    # Measured here is what the API can take, not the account's events-per-second quota.
+    account.quota_events_per_s = 10_000_000
+    account.save(update_fields=["quota_events_per_s"])
     _, key = api_key_create(account=account, name="bench")
     with Gunicorn(stage.environment, stage.workdir / "gunicorn.log") as server:
         base = f"http://127.0.0.1:{server.port}"
@@ -558,7 +561,123 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
     }
 
 
+NOISY_PROFILES = 10
+NOISY_EMIT_CHUNK = 1000  # events per transaction when B's backlog is written
+
+
+def backlog_emit(account, *, deliveries: int, fanout: int) -> None:
+    """`deliveries` due deliveries of `account` (events fanned out to its `fanout` profiles), then a wake."""
+    from callbacks import event_types
+    from callbacks.delivery.wake import wake_request
+    from callbacks.services.events import events_emit as events_store
+
+    remaining = deliveries // fanout
+    while remaining > 0:
+        chunk = min(NOISY_EMIT_CHUNK, remaining)
+        items = [(event_types.MESSAGE_STATUS, {"message_id": f"b-{remaining - index}"}) for index in range(chunk)]
+        events_store(account=account, items=items)
+        remaining -= chunk
+    wake_request()
+
+
+def _quiet_emit(account, *, count: int, rate_per_s: float, deadline: float, out: list) -> None:
+    from django.db import connection
+
+    from callbacks import event_types
+    from callbacks.services.events import event_emit
+
+    started = time.monotonic()
+    try:
+        for index in range(count):
+            pause = started + index / rate_per_s - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            if time.monotonic() > deadline:
+                break
+            event_emit(account=account, type=event_types.MESSAGE_STATUS, data={"message_id": f"a-{index}"})
+            out.append(index)
+    finally:
+        connection.close()
+
+
+def _noisy_round(stage: Stage, *, label: str, backlog: int, url: str, quiet: dict | None, timeout_s: float):
+    """B's backlog drained by a fresh cluster; with `quiet`, account A sends events meanwhile."""
+    import threading
+
+    noisy_account, noisy_profiles = profiles_create(count=NOISY_PROFILES, url_for=lambda index: f"{url}/b{index}")
+    backlog_emit(noisy_account, deliveries=backlog, fanout=NOISY_PROFILES)
+    total = backlog // NOISY_PROFILES * NOISY_PROFILES
+    quiet_profiles: list = []
+    emitted: list = []
+    cluster = stage.cluster(f"noisy-{label}")
+    try:
+        producer = None
+        if quiet is not None:
+            quiet_account, quiet_profiles = profiles_create(count=1, url_for=lambda _: f"{url}/a")
+            from bench.harness import wait_until
+
+            # A starts once B's backlog is being delivered, and stops well before it is drained.
+            wait_until(lambda: delivered_count(noisy_profiles) >= min(500, total // 10), timeout_s=120, interval_s=0.1)
+            producer = threading.Thread(
+                target=_quiet_emit,
+                kwargs={
+                    "account": quiet_account,
+                    "count": quiet["events"],
+                    "rate_per_s": quiet["rate_per_s"],
+                    "deadline": time.monotonic() + timeout_s,
+                    "out": emitted,
+                },
+            )
+            producer.start()
+        done = finished_wait(noisy_profiles, total, timeout_s=timeout_s)
+        if producer is not None:
+            producer.join()
+            finished_wait(quiet_profiles, len(emitted), timeout_s=60)
+    finally:
+        cluster.stop()
+    return noisy_profiles, quiet_profiles, done, total, len(emitted)
+
+
+def section_noisy_neighbour(
+    stage: Stage, *, backlog: int, url: str, nginx_log: Path, quiet_events: int = 200, quiet_rate_per_s: float = 20
+) -> dict:
+    """Account B holds `backlog` due deliveries (10 profiles); account A sends events at `quiet_rate_per_s`
+    meanwhile. A's latency to its receiver, and B's drain rate beside the same backlog drained alone."""
+    timeout_s = max(300, backlog / 100)
+    alone_profiles, _, alone_done, total, _ = _noisy_round(
+        stage, label="alone", backlog=backlog, url=url, quiet=None, timeout_s=timeout_s
+    )
+    noisy_profiles, quiet_profiles, noisy_done, _, quiet_emitted = _noisy_round(
+        stage,
+        label="shared",
+        backlog=backlog,
+        url=url,
+        quiet={"events": quiet_events, "rate_per_s": quiet_rate_per_s},
+        timeout_s=timeout_s,
+    )
+    arrivals = nginx_arrivals(nginx_log)
+    alone = arrival_figures(profiles=alone_profiles, arrivals=arrivals)
+    shared = arrival_figures(profiles=noisy_profiles, arrivals=arrivals)
+    quiet = arrival_figures(profiles=quiet_profiles, arrivals=arrivals)
+    alone_rate = alone.get("per_second_arrivals", 0)
+    shared_rate = shared.get("per_second_arrivals", 0)
+    return {
+        "backlog": total,
+        "b_alone_delivered": alone_done,
+        "b_alone_per_second": alone_rate,
+        "b_shared_delivered": noisy_done,
+        "b_shared_per_second": shared_rate,
+        "b_drain_percent_of_alone": round(100 * shared_rate / max(alone_rate, 1e-9), 1),
+        "a_events": quiet_emitted,
+        "a_arrived": quiet.get("arrived", 0),
+        "a_latency_p50_ms": quiet.get("latency_p50_ms"),
+        "a_latency_p99_ms": quiet.get("latency_p99_ms"),
+        "a_latency_max_ms": quiet.get("latency_max_ms"),
+    }
+
+
 SECTIONS = {
+    "noisy_neighbour": section_noisy_neighbour,
     "api": section_api,
     "claim_cost": section_claim_cost,
     "workers": section_workers,

@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from callbacks import clock
+from callbacks.delivery.stopping import stop_reset
 from callbacks.delivery.wake import wake_memory_clear
 from callbacks.models import Account
 from callbacks.services.api_keys import api_key_create
@@ -69,5 +70,7 @@ def _engine_state_reset():
     clock.reset()
     cache.clear()
     wake_memory_clear()
+    stop_reset()
     yield
     clock.reset()
+    stop_reset()

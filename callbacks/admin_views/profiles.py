@@ -1,4 +1,4 @@
-"""Callback settings: the profiles list (status, statistics, Refresh, Enable / Disable) and the
+"""Callbacks: the profiles list (status, statistics, Refresh, Enable / Disable) and the
 "Configure a callback" form. Every change goes through `callbacks.services.profiles`; Refresh
 through the engine's connectivity test."""
 
@@ -25,6 +25,7 @@ from callbacks.admin_views.profile_list import (
     statistics_block,
     status_block,
 )
+from callbacks.admin_views.profile_page import trigger_curl
 from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.admin_views.selectors import profile_event_counts
@@ -54,6 +55,7 @@ FIELDSETS = (
         },
     ),
     ("Events to send", {"fields": ["event_types"]}),
+    ("Failure notices", {"fields": ["failure_notice_emails"]}),
     (
         "Delivery",
         {
@@ -64,7 +66,6 @@ FIELDSETS = (
                 ("connect_timeout_s", "response_timeout_s"),
                 "retry_schedule_s",
                 "max_in_flight",
-                "failure_notice_emails",
             ],
         },
     ),
@@ -115,7 +116,7 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         self._request = request
         self._writer = may_write(request)
         context = {
-            "title": "Callback settings",
+            "title": "Callbacks",
             "health_url": reverse("admin:callbacks_callbackprofile_health"),
             **(extra_context or {}),
         }
@@ -232,13 +233,14 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         return HttpResponseRedirect(reverse("admin:callbacks_callbackprofile_change", args=[obj.pk]))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["title"] = "Configure a callback"
+        context["title"] = "Callback"
         context["subtitle"] = obj.name if obj else "New callback"
         if obj is not None:
             context["revealed_secret"] = secret_pop(request, slot=f"profile:{obj.pk}")
             context["signing_secret_set"] = bool(obj.signing_secret)
             context["rotate_url"] = reverse("admin:callbacks_callbackprofile_rotate", args=[obj.pk])
             context["previous_secret_expires_at"] = obj.previous_signing_secret_expires_at
+            context["trigger_curl"] = trigger_curl(request=request, profile=obj)
         context["account_name"] = obj.account.name if obj else account_required(request).name
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from callbacks.api.profiles import DateOrDateTimeField
-from callbacks.models import Attempt, Delivery, Event
+from callbacks.models import Attempt, Delivery, Event, ReplayJob
 
 
 class EventIngestSerializer(serializers.Serializer):
@@ -124,9 +124,37 @@ class ReplaySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
 
 
+class ReplayJobSerializer(serializers.ModelSerializer):
+    profile = serializers.UUIDField(source="profile_id", read_only=True, allow_null=True)
+    created_after = serializers.DateTimeField(source="since", read_only=True)
+    created_before = serializers.DateTimeField(source="until", read_only=True)
+    percent = serializers.IntegerField(read_only=True, help_text="done / total, as a whole percentage.")
+
+    class Meta:
+        model = ReplayJob
+        fields = [
+            "id",
+            "status",
+            "total",
+            "done",
+            "percent",
+            "profile",
+            "state",
+            "created_after",
+            "created_before",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
 class ReplayAnswerSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Matching (dry run), queued again, or to be queued by the job.")
     dry_run = serializers.BooleanField()
+    limit = serializers.IntegerField(help_text="The account's replay quota: more matching is refused.")
+    job = ReplayJobSerializer(allow_null=True, help_text="A large replay runs as this background job.")
 
 
 class ConnectivitySerializer(serializers.Serializer):

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callbacks.api.delivery_serializers import EventIngestSerializer, EventSerializer
+from callbacks.api.rate_limits import AccountEventRateThrottle
 from callbacks.selectors.deliveries import event_get
-from callbacks.services.events import MAX_PAYLOAD_BYTES, PayloadTooLarge, event_emit
+from callbacks.services.events import MAX_PAYLOAD_BYTES, IdempotencyConflict, PayloadTooLarge, event_emit
 
 # Bodies far beyond the payload limit are refused before they are parsed.
 MAX_REQUEST_BYTES = 2 * MAX_PAYLOAD_BYTES
@@ -44,14 +45,21 @@ def event_ingest(*, request: Request) -> Response:
         event = event_emit(account=request.user.account, **serializer.validated_data)
     except PayloadTooLarge as error:
         raise PayloadTooLargeError(error.message_dict["data"][0]) from error
+    except IdempotencyConflict as conflict:
+        return Response(conflict.message_dict, status=status.HTTP_409_CONFLICT)
     return event_answer(event)
 
 
 class EventIngestView(APIView):
+    counts_refused_events = True  # callbacks.api.errors counts its 4xx answers (callbacks_events_refused)
+    throttle_classes = [AccountEventRateThrottle]
+
     @extend_schema(
         summary="Ingest an event",
         description="Stores the event and one delivery per enabled profile subscribed to its type, and answers "
-        "202 at once. The same idempotency_key within 24 hours answers with the first event. Over 256 KiB: 413.",
+        "202 at once. The same idempotency_key within 24 hours answers with the first event; with another type "
+        "or data, 409 naming the first event. Over 256 KiB: 413. "
+        "Over the account's events-per-second quota: 429 with Retry-After.",
         request=EventIngestSerializer,
         responses={202: EventSerializer},
     )

@@ -18,6 +18,7 @@ from callbacks.api.delivery_serializers import (
     TriggerSerializer,
 )
 from callbacks.api.events import PayloadTooLargeError, event_answer, request_size_check
+from callbacks.api.rate_limits import AccountEventRateThrottle
 from callbacks.delivery.record import stats
 from callbacks.models import CallbackProfile
 from callbacks.selectors.deliveries import moment_of
@@ -48,6 +49,8 @@ class ProfileTestView(APIView):
 
 
 class ProfileTriggerView(APIView):
+    throttle_classes = [AccountEventRateThrottle]
+
     @extend_schema(
         summary="Call this profile with the given data",
         description="Stores an event (type callback.test unless given) delivered to this profile only, "

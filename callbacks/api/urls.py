@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from callbacks.api.accounts import AccountView, ApiKeyViewSet
 from callbacks.api.catalogue import EventTypeViewSet
-from callbacks.api.deliveries import DeliveryViewSet
+from callbacks.api.deliveries import DeliveryViewSet, ReplayJobViewSet
 from callbacks.api.events import EventDetailView, EventIngestView
 from callbacks.api.profile_actions import ProfileStatsView, ProfileTestView, ProfileTriggerView
 from callbacks.api.profiles import CallbackProfileViewSet
@@ -15,6 +15,7 @@ router.register("event-types", EventTypeViewSet, basename="event-type")
 router.register("callback-profiles", CallbackProfileViewSet, basename="callback-profile")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("replay-jobs", ReplayJobViewSet, basename="replay-job")
 
 urlpatterns = [
     path("account/", AccountView.as_view(), name="account"),

@@ -50,10 +50,10 @@ class CallbackProfile(models.Model):
         ABNORMAL = "abnormal", "Abnormal"
 
     class HttpMethod(models.TextChoices):
-        GET = "GET"
-        POST = "POST"
-        PUT = "PUT"
-        DELETE = "DELETE"
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        DELETE = "DELETE", "DELETE"
 
     class BodyType(models.TextChoices):
         JSON = "json", "JSON"
@@ -79,7 +79,7 @@ class CallbackProfile(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     url = models.URLField(max_length=2048)
-    http_method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
+    http_method = models.CharField("HTTP method", max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
     headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers, name → value.")
     body_type = models.CharField(max_length=8, choices=BodyType.choices, default=BodyType.JSON)
     body_template = models.TextField(blank=True, help_text="Empty: the standard envelope {id, type, timestamp, data}.")
@@ -137,6 +137,9 @@ class CallbackProfile(models.Model):
     all_objects = models.Manager()  # noqa: DJ012 (the default manager must come first)
 
     class Meta:
+        # Customers call it a callback: one name on every screen.
+        verbose_name = "callback"
+        verbose_name_plural = "callbacks"
         ordering = ["-created_at"]
         base_manager_name = "all_objects"
         indexes = [models.Index(fields=["account", "created_at"], name="profile_account_created")]

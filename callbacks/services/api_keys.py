@@ -25,18 +25,29 @@ def _key_hash(raw_key: str) -> str:
 def api_key_create(
     *,
     account: Account,
-    scopes: list[str] | tuple[str, ...] = (ApiKey.Scope.READ, ApiKey.Scope.WRITE),
+    scopes: list[str] | tuple[str, ...] | None = None,
     name: str = "",
     expires_at: datetime | None = None,
     created_by=None,
+    parent: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the full key, which is never available again."""
+    """Create a key; returns the row and the full key, which is never available again.
+
+    A key made by another key (`parent`) has at most its scopes and expires no later than it;
+    without an expiry of its own it takes the parent's.
+    """
+    if scopes is None:
+        scopes = parent.scopes if parent is not None else ApiKey.Scope.values
     scopes = sorted(set(scopes))
     unknown = [scope for scope in scopes if scope not in ApiKey.Scope.values]
     if not scopes or unknown:
         raise ValidationError({"scopes": f"Choose one or more of: {', '.join(ApiKey.Scope.values)}."})
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
+    if parent is not None:
+        _within_parent_check(parent=parent, scopes=scopes, expires_at=expires_at)
+        if expires_at is None:
+            expires_at = parent.expires_at
     prefix = KEY_PREFIX + secrets.token_hex(PREFIX_RANDOM_CHARS // 2)
     raw_key = f"{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -48,8 +59,21 @@ def api_key_create(
             scopes=scopes,
             expires_at=expires_at,
             created_by=created_by,
+            parent=parent,
         )
     return api_key, raw_key
+
+
+def _within_parent_check(*, parent: ApiKey, scopes: list[str], expires_at: datetime | None) -> None:
+    beyond = [scope for scope in scopes if scope not in parent.scopes]
+    if beyond:
+        raise ValidationError(
+            {"scopes": f"This key may only create keys with its own scopes ({', '.join(sorted(parent.scopes))})."}
+        )
+    if parent.expires_at is not None and expires_at is not None and expires_at > parent.expires_at:
+        raise ValidationError(
+            {"expires_at": f"A key may not outlive the key that creates it ({parent.expires_at.isoformat()})."}
+        )
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -65,7 +89,12 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
+    """Revoke the key and every key it created, and theirs, at once."""
+    now = timezone.now()
+    with transaction.atomic():
+        generation = [api_key.pk]
+        while generation:
+            ApiKey.objects.filter(pk__in=generation, revoked_at__isnull=True).update(revoked_at=now)
+            generation = list(ApiKey.objects.filter(parent__in=generation).values_list("pk", flat=True))
+    api_key.refresh_from_db(fields=["revoked_at"])
     return api_key

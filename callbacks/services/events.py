@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from callbacks import clock, event_types, signals
+from callbacks import clock, event_types, metrics, signals
 from callbacks.delivery import sql
 from callbacks.delivery.ids import uuid4_fast
 from callbacks.delivery.wake import wake_request
@@ -43,6 +43,27 @@ def event_payload_check(*, type: str, data: Any) -> str:
     if size > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge({"data": f"The data is {size} bytes as JSON; the limit is {MAX_PAYLOAD_BYTES} bytes."})
     return encoded
+
+
+class IdempotencyConflict(ValidationError):
+    """The idempotency key names an earlier event with another type or data."""
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        super().__init__(
+            {
+                "idempotency_key": f"This key was already used by event {event.pk} with another type or data; "
+                "use a new key for a new event."
+            }
+        )
+
+
+def _idempotent_replay(existing: Event, *, type: str, data: dict) -> Event:
+    """The first event again, if this is the same event; a conflict if the key is reused for another."""
+    if existing.type != type or existing.payload != data:
+        raise IdempotencyConflict(existing)
+    existing.replayed = True
+    return existing
 
 
 def _idempotent_match(*, account: Account, idempotency_key: str) -> Event | None:
@@ -111,6 +132,7 @@ def _rows_insert(*, event: Event, payload_json: str, profiles: list[tuple[Any, s
 
 
 def _on_commit(event: Event) -> None:
+    metrics.events_accepted.inc()
     wake_request()
     signals.event_received.send(sender=Event, event=event)
 
@@ -126,7 +148,7 @@ def event_emit(
     """Store an event and one Delivery per subscribed profile (enabled: pending, abnormal: held).
 
     The same `idempotency_key` within 24 hours returns the first event (with `event.replayed = True`)
-    and stores nothing. `profile` sends to that one profile whatever it subscribes to (trigger, test).
+    and stores nothing; with another type or data it raises IdempotencyConflict. `profile` sends to that one profile whatever it subscribes to (trigger, test).
     The dispatcher is woken and `signals.event_received` sent once the transaction commits.
     """
     payload_json = event_payload_check(type=type, data=data)
@@ -139,8 +161,7 @@ def event_emit(
             if idempotency_key:
                 existing = _idempotent_match(account=account, idempotency_key=idempotency_key)
                 if existing is not None:
-                    existing.replayed = True
-                    return existing
+                    return _idempotent_replay(existing, type=type, data=data)
             event = Event(
                 id=uuid4_fast(),
                 account=account,
@@ -162,8 +183,7 @@ def event_emit(
         existing = Event.objects.filter(account=account, idempotency_key=idempotency_key).first()
         if idempotency_key is None or existing is None:
             raise
-        existing.replayed = True
-        return existing
+        return _idempotent_replay(existing, type=type, data=data)
     event.replayed = False
     logger.debug("event.received", extra={"event_id": str(event.pk), "type": type, "deliveries": len(profiles)})
     return event
@@ -194,6 +214,7 @@ def events_emit(*, account: Account, items: Sequence[tuple[str, dict]]) -> list[
 
 
 def _many_on_commit(events: list[Event]) -> None:
+    metrics.events_accepted.inc(len(events))
     wake_request()
     for event in events:
         signals.event_received.send(sender=Event, event=event)

@@ -16,6 +16,18 @@
     }, event === "mouseover" || event === "focusin");
   }
 
+  /* Lists that become cards on a phone: each cell carries its column's name to show beside it. */
+  Array.prototype.forEach.call(document.querySelectorAll("#result_list"), function (table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, index) {
+        if (names[index]) cell.setAttribute("data-label", names[index]);
+      });
+    });
+  });
+
   /* Header account switcher and other selects that submit when changed. */
   on("select[data-autosubmit]", "change", function (e, select) { select.form.submit(); });
 
@@ -29,11 +41,22 @@
     if (!window.confirm(button.dataset.confirm)) e.preventDefault();
   });
 
-  /* Copy a shown-once secret. */
+  /* Copy a shown-once secret, an id or a command (a plain http:// page has no clipboard API: select and copy). */
   on("[data-copy]", "click", function (e, button) {
     var source = document.querySelector(button.dataset.copy);
-    if (!source || !navigator.clipboard) return;
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () { button.textContent = "Copied"; });
+    if (!source) return;
+    var text = source.textContent.trim();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+      return;
+    }
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) done();
   });
 
   /* Refresh: run the connectivity test; the answer's status cell (pill, reason, what the test found)

@@ -1,4 +1,4 @@
-"""Callback settings and "Configure a callback", walked in Chromium as a customer would."""
+"""The callbacks list and a callback's page, walked in Chromium as a customer would."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def test_configure_a_callback_with_headers_template_encryption_and_events(page, 
     expect(page.get_by_test_id("chart-24h")).to_be_visible()
     shot(page, "01-dashboard-empty")
 
-    # when they open Callback settings and add a callback
-    page.locator(".cc-nav").get_by_role("link", name="Callback settings").click()
-    expect(page.locator("h1")).to_contain_text("Callback settings")
+    # when they open Callbacks and add a callback
+    page.locator(".cc-nav").get_by_role("link", name="Callbacks", exact=True).click()
+    expect(page.locator("h1")).to_contain_text("Callbacks")
     page.get_by_role("link", name=re.compile("Add")).click()
-    expect(page.locator("h1")).to_contain_text("Configure a callback")
+    expect(page.locator("h1")).to_contain_text("New callback")
     page.fill("#id_name", "Orders")
     page.fill("#id_description", "Order status updates for the shop")
     page.fill("#id_url", receiver.url("/hooks/orders"))

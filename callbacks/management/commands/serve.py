@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,6 +30,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, web_workers: int, **options) -> None:
         python = sys.executable
+        # The metric files of processes that ran before: this command starts every process of the machine.
+        for stale in Path(settings.PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
+            stale.unlink(missing_ok=True)
         web = [
             python, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"{host}:{port}", "--workers", str(web_workers), "--threads", "4",
@@ -56,7 +60,8 @@ class Command(BaseCommand):
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
+        # The cluster's dispatchers take up to CALLBACKS_STOP_GRACE_S for the answers in flight.
+        deadline = time.monotonic() + max(STOP_GRACE_S, settings.CALLBACKS_STOP_GRACE_S + 5)
         for child in children:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
