@@ -39,6 +39,7 @@ ENGINE_SECTIONS = (
     "workers",
     "api",
     "noisy_neighbour",
+    "mixed",
 )
 ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
 SECTION_TIME_LIMIT_S = 900
@@ -48,6 +49,8 @@ SLOW_RECEIVER_DELAY_MS = 100
 # clusters add up; 3,000 deliveries keep the one-cluster round near half a minute.
 WORKERS_DELAY_MS = 2000
 WORKERS_DELAYED_MAX_COUNT = 3000
+API_SECONDS = 10
+MIXED_RATE_PER_S = 1000
 
 # (section, figure) → (target text, check on the value, the raw limit)
 TARGETS = {
@@ -65,6 +68,11 @@ TARGETS = {
     ("workers", "delayed_receiver.3_qcluster.arrived_twice"): ("0", lambda value, raw: value == 0),
     ("noisy_neighbour", "a_latency_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
     ("noisy_neighbour", "b_drain_percent_of_alone"): ("≥ 90%", lambda value, raw: value >= 90),
+    ("api", "events_share_of_ceiling_percent"): ("≥ 75%", lambda value, raw: value >= 75),
+    ("api", "batch_events_per_second"): ("≥ 5,000/s", lambda value, raw: value >= 5000),
+    ("mixed", "accepted_to_first_byte_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
+    ("mixed", "backlog_2s_after"): ("0", lambda value, raw: value == 0),
+    ("mixed", "arrived_twice"): ("0", lambda value, raw: value == 0),
 }
 
 
@@ -86,9 +94,11 @@ def section_arguments(section: str, n: int, receivers: dict) -> dict:
             "delayed_count": max(1000, min(n, WORKERS_DELAYED_MAX_COUNT)),
             "delay_ms": WORKERS_DELAY_MS,
         },
-        "api": {"url": receivers["nginx"].url},
         # At the default N = 20,000: account B holds 50,000 due deliveries.
         "noisy_neighbour": {"backlog": max(5000, n * 5 // 2), **nginx},
+        "api": {"url": receivers["nginx"].url, "duration_s": API_SECONDS},
+        # 1,000 events/s for 60 s at the default N = 20,000; 3 s per 1,000 of a smaller N (at least 5 s).
+        "mixed": {**nginx, "rate_per_s": MIXED_RATE_PER_S, "duration_s": min(60, max(5, n * 3 // MIXED_RATE_PER_S))},
     }[section]
 
 

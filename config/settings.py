@@ -232,6 +232,9 @@ TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="")
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Django reads admin form bodies up to this; the API parses its own.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+# How long a web process trusts an API key it has read: a revoked key stops working at once in the
+# process that revoked it and within this many seconds in the others (0: read the key on every request).
+API_KEY_CACHE_S = env.float("API_KEY_CACHE_S", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callbacks.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [

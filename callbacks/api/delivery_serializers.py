@@ -20,6 +20,29 @@ class EventIngestSerializer(serializers.Serializer):
     )
 
 
+class EventBatchSerializer(serializers.Serializer):
+    events = EventIngestSerializer(many=True, help_text="1 to 1,000 events, each checked on its own.")
+
+
+class EventBatchItemSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "refused"])
+    id = serializers.UUIDField(required=False, help_text="The event's id (accepted items).")
+    replayed = serializers.BooleanField(
+        required=False, help_text="True when the idempotency key named an event of the last 24 hours."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="The failing fields and their messages (refused items).",
+    )
+
+
+class EventBatchAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = EventBatchItemSerializer(many=True, help_text="One result per item, in the order posted.")
+
+
 class TriggerSerializer(serializers.Serializer):
     data = serializers.JSONField(help_text="The payload to send: a JSON object of at most 256 KiB.")
     type = serializers.CharField(max_length=64, required=False, help_text="Default: callback.test.")
