@@ -44,11 +44,13 @@ def replay_selection(
     state: str | None = None,
 ) -> QuerySet[Delivery]:
     """The deliveries a replay would send again: the account's in `state` (default failed), created in
-    [since, until), of profiles that are enabled."""
+    [since, until), of profiles that are enabled (and not deleted)."""
     state = state or Delivery.State.FAILED
     if state not in REPLAYABLE_STATES:
         raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
-    rows = Delivery.objects.filter(account=account, state=state, profile__status=CallbackProfile.Status.ENABLED)
+    rows = Delivery.objects.filter(
+        account=account, state=state, profile__status=CallbackProfile.Status.ENABLED, profile__deleted_at__isnull=True
+    )
     if profile is not None:
         rows = rows.filter(profile=profile)
     if since is not None:
