@@ -47,10 +47,11 @@ def _due_of_account(account: str) -> str:
 
 
 def _accounts_statement(excluded: int) -> str:
-    """Accounts with due work, oldest due first, each with its due rows counted up to the limit.
+    """The accounts with due work that waited longest (as many as the round has rows), each with its
+    due rows counted up to the round's size.
 
     A skip scan of the partial index `delivery_due_by_account`: one probe per account with pending
-    rows, never a walk over one account's backlog (its count stops at the limit)."""
+    rows, never a walk over one account's backlog, and counts only for the accounts taken."""
     table = Delivery._meta.db_table
     skip = _skip_clause(excluded)
     in_order = "ORDER BY account_id, next_attempt_at"
@@ -61,13 +62,14 @@ def _accounts_statement(excluded: int) -> str:
         f" SELECT (SELECT account_id FROM {table} WHERE state = 'pending' AND account_id > p.account_id"
         f" {in_order} LIMIT 1)"
         " FROM pending_accounts p WHERE p.account_id IS NOT NULL)"
-        " SELECT account_id, oldest_due, due FROM (SELECT p.account_id AS account_id,"
-        f" (SELECT next_attempt_at FROM {table} WHERE state = 'pending' AND {_due_of_account('p.account_id')}"
-        f" {in_order} LIMIT 1) AS oldest_due,"
+        " SELECT waiting.account_id, waiting.oldest_due,"
         f" (SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE state = 'pending'"
-        f" AND {_due_of_account('p.account_id')}{skip} {in_order} LIMIT %s) AS capped) AS due"
+        f" AND {_due_of_account('waiting.account_id')}{skip} {in_order} LIMIT %s) AS capped) AS due"
+        " FROM (SELECT account_id, oldest_due FROM (SELECT p.account_id AS account_id,"
+        f" (SELECT next_attempt_at FROM {table} WHERE state = 'pending' AND {_due_of_account('p.account_id')}"
+        f" {in_order} LIMIT 1) AS oldest_due"
         " FROM pending_accounts p WHERE p.account_id IS NOT NULL) AS accounts"
-        " WHERE due > 0 ORDER BY oldest_due LIMIT %s"
+        " WHERE oldest_due IS NOT NULL ORDER BY oldest_due LIMIT %s) AS waiting"
     )
 
 
@@ -110,8 +112,8 @@ def fair_shares(due_by_account: dict[Any, int], limit: int) -> dict[Any, int]:
 def _fair_due(cursor: Any, *, now_param: Any, skipped: list, limit: int) -> list[tuple]:
     """Due rows for one claim round, shared between the accounts with due work, in round-robin order
     (each account's first, then each account's second, ...)."""
-    cursor.execute(_accounts_statement(len(skipped)), [now_param, now_param, *skipped, limit, limit])
-    due_by_account = {row[0]: row[2] for row in cursor.fetchall()}
+    cursor.execute(_accounts_statement(len(skipped)), [now_param, *skipped, limit, now_param, limit])
+    due_by_account = {row[0]: row[2] for row in cursor.fetchall() if row[2]}
     if not due_by_account:
         return []
     shares = fair_shares(due_by_account, limit)
@@ -147,7 +149,8 @@ def deliveries_claim(
     room_for: Callable[[set[Any]], dict[Any, int]] | None = None,
 ) -> list[ClaimedRow]:
     """Lease up to `limit` due deliveries to `worker_id`, shared fairly between the accounts with due
-    work and earliest due first within each; each is due again when the lease ends. `skip_profiles`: profiles this worker cannot send more to just now (slots full).
+    work and earliest due first within each; each is due again when the lease ends. `skip_profiles`:
+    profiles this worker cannot send more to just now (slots full).
     `room_for(profile_ids)`: how many deliveries each profile can take now; the rest stay as they
     are, due in their place, so a busy profile's backlog still goes out oldest first."""
     lease_end = sql.datetime_param(now + timedelta(seconds=lease_s))
