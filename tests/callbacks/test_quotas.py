@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django_q.brokers import get_broker
 
 from callbacks import clock, event_types, tasks
 from callbacks.api import rate_limits
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery, Event, ReplayJob
 from callbacks.services.quotas import quotas_of, quotas_set
+from callbacks.services.replays import REPLAY_STALL_S, replay_jobs_resume
 from tests.callbacks.engine_helpers import emit, profile_for
 
 PROFILES = "/api/v1/callback-profiles/"
@@ -212,3 +214,31 @@ def test_an_operator_gets_a_clear_error_for_a_bad_quota(account, value):
     assert "quota_fanout" in error.value.message_dict
     account.refresh_from_db()
     assert account.quota_fanout is None
+
+
+def test_a_replay_job_whose_task_was_lost_is_resumed_by_the_sweep(
+    api, account, receiver, settings, django_capture_on_commit_callbacks
+):
+    # given a large replay accepted, whose queued task is then lost with the queue
+    settings.CALLBACKS_REPLAY_INLINE_MAX = 3
+    profile = profile_for(account, receiver)
+    failed_deliveries(account, profile, 5)
+    broker = get_broker()
+    broker.purge_queue()
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = api.post(REPLAY, {}, format="json").json()["job"]["id"]
+    assert broker.queue_size() == 1
+    broker.purge_queue()
+
+    # when the sweep runs before and after the job looks stalled
+    with django_capture_on_commit_callbacks(execute=True):
+        early = replay_jobs_resume()
+        clock.advance(seconds=REPLAY_STALL_S + 1)
+        resumed = replay_jobs_resume()
+        again = replay_jobs_resume()
+
+    # then it is queued once more, once, and running it finishes the replay
+    assert (early, resumed, again) == (0, 1, 0)
+    assert broker.queue_size() == 1
+    assert tasks.replay_job_run(job_id) == 5
+    assert ReplayJob.objects.get(pk=job_id).status == ReplayJob.Status.DONE
