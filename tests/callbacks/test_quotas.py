@@ -15,6 +15,7 @@ from callbacks.models import CallbackProfile, Delivery, Event, ReplayJob
 from callbacks.services.quotas import quotas_of, quotas_set
 from callbacks.services.replays import REPLAY_STALL_S, replay_jobs_resume
 from tests.callbacks.engine_helpers import emit, profile_for
+from tests.receivers import unused_port
 
 PROFILES = "/api/v1/callback-profiles/"
 EVENTS = "/api/v1/events/"
@@ -112,7 +113,7 @@ def test_events_per_second_answer_429_with_retry_after(api, other_api, account, 
     # given an account allowed 3 events per second, at a fixed moment
     quotas_set(account=account, quota_events_per_s=3)
     moment = [1_900_000_000.4]
-    monkeypatch.setattr(rate_limits.time, "time", lambda: moment[0])
+    monkeypatch.setattr(rate_limits, "_wall_clock", lambda: moment[0])
     body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
 
     # when it posts 4 events within that second
@@ -242,3 +243,23 @@ def test_a_replay_job_whose_task_was_lost_is_resumed_by_the_sweep(
     assert broker.queue_size() == 1
     assert tasks.replay_job_run(job_id) == 5
     assert ReplayJob.objects.get(pk=job_id).status == ReplayJob.Status.DONE
+
+
+def test_events_are_accepted_while_the_shared_cache_is_down(api, account, settings, monkeypatch):
+    # given a quota of 1 event per second and a cache that refuses every connection
+    quotas_set(account=account, quota_events_per_s=1)
+    monkeypatch.setattr(rate_limits, "_cache_failed_at", -rate_limits.CACHE_OUTAGE_PAUSE_S)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{unused_port()}/0",
+        }
+    }
+    body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
+
+    # when events are posted
+    answers = [api.post(EVENTS, body, format="json").status_code for _ in range(3)]
+
+    # then they are stored: the quota protects the engine, it never loses a producer's events
+    assert answers == [202, 202, 202]
+    assert Event.objects.filter(account=account).count() == 3
