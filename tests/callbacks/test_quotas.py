@@ -57,7 +57,8 @@ def test_fan_out_per_event_type_is_capped_on_create_and_on_change(api, account):
     # given 2 profiles subscribed to message.status and a fan-out quota of 2
     quotas_set(account=account, quota_fanout=2)
     for index in range(2):
-        assert api.post(PROFILES, profile_body(f"p{index}"), format="json").status_code == 201
+        both = [event_types.MESSAGE_STATUS, event_types.MESSAGE_RESPONSE]
+        assert api.post(PROFILES, profile_body(f"p{index}", event_types=both), format="json").status_code == 201
 
     # when a third subscribes to it, on create or by a change
     created = api.post(PROFILES, profile_body("third"), format="json")
