@@ -1,4 +1,4 @@
-"""Top-level routes: the admin (the configuration screens), the API, its schema, health."""
+"""Top-level routes: the admin (the configuration screens), the API, its schema, health, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from alerts.webhook import telegram_webhook
+from callbacks.api.operations import metrics_view
 from config.health import healthz
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     # The split view serves its script as a file, so the docs pass the Content-Security-Policy.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler400 = "callbacks.api.errors.bad_request"

@@ -20,6 +20,8 @@ class DateRangeFilter(admin.FieldListFilter):
         self.parameter_from = f"{field_path}__from"
         self.parameter_to = f"{field_path}__to"
         super().__init__(field, request, params, model, model_admin, field_path)
+        # "created at" reads as "Created" above the dates.
+        self.title = str(self.title).removesuffix(" at")
         self.request_params = {key: value for key, value in request.GET.items()}
 
     def expected_parameters(self) -> list[str]:

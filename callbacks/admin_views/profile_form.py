@@ -169,6 +169,12 @@ class CallbackProfileForm(forms.ModelForm):
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
         self._number_limits_show()
+        if "failure_notice_emails" in self.fields and account is not None:
+            self.fields[
+                "failure_notice_emails"
+            ].help_text = (
+                f"Up to 5 addresses, comma-separated. Empty: the account's admin e-mail, {account.admin_email}."
+            )
         if "http_method" in self.fields:
             self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
         if not self.instance._state.adding:

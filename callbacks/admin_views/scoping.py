@@ -80,6 +80,21 @@ class AccountScopedAdmin(admin.ModelAdmin):
     """
 
     account_field = "account"
+    # No raw admin leftovers: no filter counts, no "Save and add another", no History.
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Django's bulk "delete selected" bar is not ours; a screen that needs a bulk action adds its own."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def render_change_form(self, request: HttpRequest, context: dict, add=False, change=False, form_url="", obj=None):
+        context.update(show_save_and_add_another=False, show_save_and_continue=False, show_save_as_new=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        raise Http404("No history here.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)

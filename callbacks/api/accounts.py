@@ -16,6 +16,7 @@ from callbacks.api.profiles import UUID_PATTERN
 from callbacks.models import Account, ApiKey
 from callbacks.services.accounts import account_update
 from callbacks.services.api_keys import api_key_create, api_key_revoke
+from callbacks.services.quotas import quotas_of
 
 MAX_KEY_LIFETIME_DAYS = 3650
 
@@ -33,10 +34,14 @@ class AccountSerializer(serializers.Serializer):
         write_only=True, required=False, allow_blank=True, help_text="Used by the legacy MD5 hash (write-only)."
     )
     platform_api_key_set = serializers.SerializerMethodField()
+    quotas = serializers.SerializerMethodField(help_text="The quotas in force (an operator sets them).")
     created_at = serializers.DateTimeField(read_only=True)
 
     def get_platform_api_key_set(self, account: Account) -> bool:
         return bool(account.platform_api_key)
+
+    def get_quotas(self, account: Account) -> dict[str, int]:
+        return quotas_of(account).as_dict()
 
     def update(self, account: Account, validated_data: dict[str, Any]) -> Account:
         return account_update(account=account, **validated_data)

@@ -9,6 +9,8 @@ from django.views.defaults import page_not_found
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from callbacks import metrics
+
 API_PATH_PREFIX = "/api/"
 
 
@@ -19,6 +21,8 @@ def exception_handler(exc, context):
         else:
             exc = exceptions.ValidationError({"non_field_errors": exc.messages})
     response = drf_exception_handler(exc, context)
+    if response is not None and getattr(context.get("view"), "counts_refused_events", False):
+        metrics.events_refused.labels(status=str(response.status_code)).inc()
     if response is not None and isinstance(response.data, dict):
         # One shape for every field: a list of messages (DRF leaves single messages bare).
         response.data = {

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from callbacks.api import schema  # noqa: F401  (registers the API key security scheme)
 from callbacks.api.profile_serializers import ProfileCreatedSerializer, ProfileSerializer, SecretRotatedSerializer
 from callbacks.models import CallbackProfile
+from callbacks.selectors import health
 from callbacks.selectors.profiles import profile_list
 from callbacks.services.profiles import profile_delete, profile_secret_rotate
 from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
@@ -52,6 +53,7 @@ class ProfileFilterSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
     http_method = serializers.ChoiceField(choices=CallbackProfile.HttpMethod.choices, required=False)
     status = serializers.ChoiceField(choices=CallbackProfile.Status.choices, required=False)
+    health = serializers.ChoiceField(choices=health.CHOICES, required=False)
     created_after = DateOrDateTimeField(required=False)
     created_before = DateOrDateTimeField(required=False)
 
@@ -67,6 +69,12 @@ PROFILE_FILTER_PARAMETERS = [
     OpenApiParameter("http_method", OpenApiTypes.STR, enum=CallbackProfile.HttpMethod.values),
     OpenApiParameter("status", OpenApiTypes.STR, enum=CallbackProfile.Status.values),
     OpenApiParameter(
+        "health",
+        OpenApiTypes.STR,
+        enum=list(health.STATES),
+        description="enabled, failing (its last attempts failed), abnormal or disabled.",
+    ),
+    OpenApiParameter(
         "created_after",
         OpenApiTypes.DATE,
         description="Created on or after this date (account timezone); an ISO date-time is accepted too.",
@@ -80,16 +88,21 @@ PROFILE_FILTER_PARAMETERS = [
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List callback profiles", parameters=PROFILE_FILTER_PARAMETERS),
-    retrieve=extend_schema(summary="One callback profile (secrets are never shown)"),
+    list=extend_schema(summary="List callbacks", parameters=PROFILE_FILTER_PARAMETERS),
+    retrieve=extend_schema(summary="One callback (secrets are never shown)"),
     create=extend_schema(
-        summary="Create a callback profile",
+        summary="Create a callback",
         responses={201: ProfileCreatedSerializer},
         description="The answer carries the generated signing secret (`signing_secret`) this once.",
     ),
-    update=extend_schema(summary="Replace a callback profile", responses={200: ProfileCreatedSerializer}),
+    update=extend_schema(summary="Replace a callback", responses={200: ProfileCreatedSerializer}),
     partial_update=extend_schema(summary="Change some fields", responses={200: ProfileCreatedSerializer}),
-    destroy=extend_schema(summary="Delete a callback profile with its delivery log"),
+    destroy=extend_schema(
+        summary="Delete a callback profile",
+        description="Nothing more is sent to it and its waiting deliveries end as cancelled; it answers 404 "
+        "afterwards. Its deliveries and statistics stay in the log and reports as a deleted callback until "
+        "retention removes them.",
+    ),
 )
 class CallbackProfileViewSet(viewsets.ModelViewSet):
     serializer_class = ProfileSerializer

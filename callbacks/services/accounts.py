@@ -63,6 +63,27 @@ def _account_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def account_values_check(*, account: Account | None = None, **fields: Any) -> None:
+    """Raise the ValidationError that `account_create` (no `account`) or `account_update` would, writing nothing.
+
+    A form checks with it while validating and saves through the same services afterwards."""
+    unknown = sorted(set(fields) - {*ACCOUNT_FIELDS, "balance_usd"})
+    if unknown:
+        raise TypeError(f"Unknown account fields: {', '.join(unknown)}")
+    balance = fields.pop("balance_usd", None)
+    values = {field: getattr(account, field) for field in ACCOUNT_FIELDS} if account else {"timezone": "UTC"}
+    values.update(fields)
+    errors: dict[str, list[str]] = {}
+    for check in (lambda: _account_values_clean(values), lambda: balance is None or balance_parse(balance)):
+        try:
+            check()
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
 def account_create(
     *,
     name: str,

@@ -25,6 +25,7 @@ from callbacks import clock, event_types
 from callbacks.models import Delivery, Event, EventType
 from callbacks.services.accounts import account_balance_set
 from tests.factories import CallbackProfileFactory
+from tests.metrics_helpers import metric_value
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,9 @@ def test_balance_alert_fires_once_resolves_and_fires_again(
         account_balance_set(account=account, balance_usd="120.00")
         alert_settings_update(account=account, balance_enabled=True, balance_threshold_usd=50)
     assert Alert.objects.count() == 0
+    sent_before = {
+        channel: metric_value("callbacks_alerts_sent_total", channel=channel) for channel in ("telegram", "email")
+    }
 
     # when the balance falls below the threshold, then falls further
     _balance(account, "42.50", django_capture_on_commit_callbacks)
@@ -83,6 +87,9 @@ def test_balance_alert_fires_once_resolves_and_fires_again(
     ]
     assert Delivery.objects.filter(profile=profile, event_type=event_types.ALERT_BALANCE_LOW).count() == 1
     assert {entry["channel"] for entry in Alert.objects.get().sent_to} == {"telegram", "email"}
+    # and the metrics count one notice on each channel
+    for channel in ("telegram", "email"):
+        assert metric_value("callbacks_alerts_sent_total", channel=channel) - sent_before[channel] == 1
 
     # when it is topped up, then the alert resolves (and says so)
     _balance(account, "75.00", django_capture_on_commit_callbacks)

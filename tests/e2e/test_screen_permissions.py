@@ -126,13 +126,17 @@ def test_making_a_user_a_member_lets_them_sign_in(client, db):
     newcomer = User.objects.create_user("newcomer", "new@example.com", "pw-newcomer-1")
     client.force_login(operator)
 
-    # when the operator adds them as a member of the account
+    # when the operator invites them to the account by their e-mail
     added = client.post(
-        "/admin/callbacks/membership/add/", {"user": newcomer.pk, "account": account.pk, "role": "admin"}, follow=True
+        "/admin/callbacks/membership/add/",
+        {"email": "new@example.com", "account": account.pk, "role": "admin"},
+        follow=True,
     )
 
     # then they are told, and the newcomer can sign in and sees the account's dashboard
-    assert "can now sign in to the screens" in added.content.decode()
+    assert "Invited new@example.com to Initech as Admin" in added.content.decode()
+    newcomer.refresh_from_db()
+    assert newcomer.is_staff and newcomer.memberships.get().account == account
     client.logout()
     signed_in = client.post(
         "/admin/login/?next=/admin/", {"username": "newcomer", "password": "pw-newcomer-1"}, follow=True
