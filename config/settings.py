@@ -306,7 +306,8 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReportFrequencyEnum": "reports.models.Frequency",
-        "ReplayStateEnum": "callbacks.services.deliveries.REPLAYABLE_STATES",
+        "ReplayStateEnum": "callbacks.services.replays.REPLAYABLE_STATES",
+        "ProfileStatusEnum": "callbacks.models.CallbackProfile.Status",
         "DeliveryStateEnum": "callbacks.models.Delivery.State",
     },
 }

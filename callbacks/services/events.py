@@ -100,7 +100,6 @@ def event_item_check(item: Any) -> EventRow:
     return EventRow(type=type, data=data, payload_json=payload_json, idempotency_key=key)
 
 
-@dataclass(slots=True)
 class IdempotencyConflict(ValidationError):
     """The idempotency key names an earlier event with another type or data: nothing is stored."""
 
@@ -129,6 +128,7 @@ def _stored_or_conflict(rows: list[EventRow], events: list[Event]) -> list[Event
     return events
 
 
+@dataclass(slots=True)
 class ItemResult:
     """What became of one item of a batch: the stored (or earlier, replayed) event, or its errors."""
 
