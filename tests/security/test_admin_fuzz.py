@@ -8,7 +8,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alerts.admin_views import AlertSettingsForm
 from callbacks import event_types
+from callbacks.admin_views.profile_form import EDITABLE_FIELDS
 from callbacks.models import Membership
 from callbacks.services.events import event_emit
 from tests.factories import CallbackProfileFactory, MembershipFactory
@@ -96,40 +98,9 @@ def test_generated_query_strings_on_the_lists_answer_below_500(owner_client, pat
 
 
 FORMS = {
-    "/admin/callbacks/callbackprofile/add/": [
-        "name",
-        "url",
-        "http_method",
-        "headers",
-        "body_type",
-        "body_template",
-        "auth_username",
-        "auth_password",
-        "md5_salt",
-        "encryption_cipher",
-        "encryption_key",
-        "encryption_iv",
-        "encryption_fields",
-        "event_types",
-        "response_contract",
-        "batch_max_size",
-        "batch_max_wait_ms",
-        "connect_timeout_s",
-        "response_timeout_s",
-        "retry_schedule_s",
-        "max_in_flight",
-        "failure_notice_emails",
-    ],
+    "/admin/callbacks/callbackprofile/add/": list(EDITABLE_FIELDS),
     "/admin/callbacks/apikey/add/": ["name", "scope_choices", "expires_in_days"],
-    "/admin/alerts/configure/": [
-        "timeout_enabled",
-        "timeout_minutes",
-        "rate_enabled",
-        "rate_min_percent",
-        "balance_enabled",
-        "balance_threshold_usd",
-        "emails",
-    ],
+    "/admin/alerts/configure/": list(AlertSettingsForm.SERVICE_FIELDS),
     "/admin/reports/": ["frequencies", "recipients"],
     "/admin/callbacks/delivery/replay/": ["profile", "created_after", "created_before", "state", "confirm"],
     "/admin/account/switch/": ["account", "next"],
