@@ -22,4 +22,5 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
 ]
 
+handler400 = "callbacks.api.errors.bad_request"
 handler404 = "callbacks.api.errors.not_found"

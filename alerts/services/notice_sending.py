@@ -11,7 +11,7 @@ from alerts.failure_classes import failure_class_text
 from alerts.models import Alert, AlertRecipients
 from alerts.notices import alert_subject, alert_text, failure_notice_context, local_time, screen_link, url_mask
 from alerts.notifiers.email import email_send
-from alerts.notifiers.telegram import telegram_is_configured, telegram_message_send
+from alerts.telegram import telegram_is_configured, telegram_message_send
 from callbacks import clock, metrics
 from callbacks.models import Attempt, CallbackProfile, Delivery
 

@@ -13,6 +13,7 @@ from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValu
 from callbacks.models import CallbackProfile
 from callbacks.services import profile_rules as rules
 from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update
+from callbacks.text_checks import JSON_DEPTH_MESSAGE, json_problem
 
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
 # The order the form shows them in; the service decides which fields it accepts.
@@ -72,6 +73,28 @@ class RetryScheduleField(CommaListField):
             raise ValidationError("Seconds as whole numbers, comma-separated, e.g. 0, 5, 300, 1800.") from error
 
 
+class BoundedJSONField(forms.JSONField):
+    """JSON no deeper than MAX_JSON_DEPTH and free of text no database stores, as the API takes it."""
+
+    def to_python(self, value):
+        try:
+            document = super().to_python(value)
+        except RecursionError as error:
+            raise ValidationError(JSON_DEPTH_MESSAGE) from error
+        problem = json_problem(document)
+        if problem is not None:
+            where, message = problem
+            raise ValidationError(f"{where}: {message}" if where else message)
+        return document
+
+    def bound_data(self, data, initial):
+        # Shown again as typed when it cannot be read back (Django's own would recurse again).
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 class CallbackProfileForm(forms.ModelForm):
     # Plain text: the service checks the address (placeholders such as <data.id> are allowed in it).
     url = forms.CharField(
@@ -80,7 +103,7 @@ class CallbackProfileForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
         help_text="Where Callback Center sends the events. Placeholders such as &lt;data.phone&gt; are percent-encoded.",
     )
-    headers = forms.JSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
+    headers = BoundedJSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
     event_types = forms.MultipleChoiceField(
         required=False,
         widget=EventTypeGroupsWidget,
@@ -146,6 +169,12 @@ class CallbackProfileForm(forms.ModelForm):
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
         self._number_limits_show()
+        if "failure_notice_emails" in self.fields and account is not None:
+            self.fields[
+                "failure_notice_emails"
+            ].help_text = (
+                f"Up to 5 addresses, comma-separated. Empty: the account's admin e-mail, {account.admin_email}."
+            )
         if "http_method" in self.fields:
             self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
         if not self.instance._state.adding:

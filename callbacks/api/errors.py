@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import bad_request as page_bad_request
 from django.views.defaults import page_not_found
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,3 +37,10 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith(API_PATH_PREFIX):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400 (a request Django itself refuses, e.g. a suspicious header): JSON under /api/ too."""
+    if request.path.startswith(API_PATH_PREFIX):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return page_bad_request(request, exception)

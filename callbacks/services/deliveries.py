@@ -1,4 +1,4 @@
-"""What people do to deliveries: retry one now, replay a range, cancel, release held ones."""
+"""What people do to deliveries: retry one now, cancel, release held ones (replays: `replays`)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,20 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from callbacks import clock, metrics
 from callbacks.delivery.wake import wake_request_on_commit
-from callbacks.models import Account, CallbackProfile, Delivery
+from callbacks.models import CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
-
-REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
 
 
 def _wake_on_commit() -> None:
     wake_request_on_commit()
 
 
-def _not_in_flight(now: datetime) -> Q:
+def not_in_flight(now: datetime) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
 
 
@@ -39,7 +37,7 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
     with transaction.atomic():
         changed = (
             Delivery.objects.filter(pk=delivery.pk)
-            .filter(_not_in_flight(now))
+            .filter(not_in_flight(now))
             .update(
                 state=Delivery.State.PENDING,
                 next_attempt_at=now,
@@ -56,63 +54,12 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def replay_selection(
-    *,
-    account: Account,
-    profile: CallbackProfile | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    state: str | None = None,
-) -> QuerySet[Delivery]:
-    """The deliveries a replay would send again: the account's in `state` (default failed), created in
-    [since, until)."""
-    state = state or Delivery.State.FAILED
-    if state not in REPLAYABLE_STATES:
-        raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
-    rows = Delivery.objects.filter(account=account, state=state)
-    if profile is not None:
-        rows = rows.filter(profile=profile)
-    if since is not None:
-        rows = rows.filter(created_at__gte=since)
-    if until is not None:
-        rows = rows.filter(created_at__lt=until)
-    return rows
-
-
-def deliveries_replay(
-    *,
-    account: Account,
-    profile: CallbackProfile | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    state: str | None = None,
-    dry_run: bool = False,
-) -> int:
-    """Send a range of finished deliveries again (profiles that are enabled only); returns how many.
-
-    `dry_run` counts without changing anything.
-    """
-    rows = replay_selection(account=account, profile=profile, since=since, until=until, state=state)
-    rows = rows.filter(profile__status=CallbackProfile.Status.ENABLED)
-    if dry_run:
-        return rows.count()
-    now = clock.now()
-    with transaction.atomic():
-        count = Delivery.objects.filter(pk__in=rows.values("pk")).update(
-            state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
-        )
-        if count:
-            _wake_on_commit()
-    logger.info("delivery.replay_requested", extra={"account_id": str(account.pk), "count": count})
-    return count
-
-
 def delivery_cancel(*, delivery: Delivery) -> Delivery:
     """Stop a pending or held delivery for good (a person decided); a finished one stays as it is."""
     now = clock.now()
     changed = (
         Delivery.objects.filter(pk=delivery.pk, state__in=(Delivery.State.PENDING, Delivery.State.HELD))
-        .filter(_not_in_flight(now))
+        .filter(not_in_flight(now))
         .update(state=Delivery.State.CANCELLED, completed_at=now, lease_expires_at=None, leased_by="")
     )
     if not changed:

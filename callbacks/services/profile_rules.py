@@ -22,6 +22,7 @@ from callbacks.delivery.render.templating import (
 from callbacks.delivery.send.network import url_check
 from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import CallbackProfile
+from callbacks.text_checks import LINE_BREAK_MESSAGE, text_has_line_break
 
 MAX_NAME_LENGTH = 200
 MAX_HEADERS = 30
@@ -331,6 +332,8 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
         errors.add("name", "Enter a name.")
     elif len(cleaned["name"]) > MAX_NAME_LENGTH:
         errors.add("name", f"At most {MAX_NAME_LENGTH} characters.")
+    elif text_has_line_break(cleaned["name"]):
+        errors.add("name", LINE_BREAK_MESSAGE)
     cleaned["description"] = _text(values, "description").strip()
     cleaned["url"] = _text(values, "url").strip()
     try:

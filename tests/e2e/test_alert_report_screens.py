@@ -89,9 +89,10 @@ def test_configure_events_thresholds_emails_and_telegram(page, live_server, owne
     shot(page, "29-dashboard-open-alert")
     page.locator(".cc-nav").get_by_role("link", name="Configure events").click()
 
-    # the Telegram box opens the START BOT step with the bot's link
-    expect(page.get_by_test_id("start-bot")).to_be_hidden()
+    # the Telegram box opens the step; the owner asks for the bot's START BOT link
+    expect(page.get_by_test_id("telegram-link")).to_be_hidden()
     page.check("#id_telegram")
+    page.get_by_test_id("telegram-link").click()
     start_bot = page.get_by_test_id("start-bot")
     expect(start_bot).to_be_visible()
     link = start_bot.get_attribute("href")

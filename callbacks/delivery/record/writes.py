@@ -238,7 +238,9 @@ class Recorder:
             if outcome.succeeded:
                 tally.success(now)
             else:
-                tally.failure(now, exhausted=failed_for_good)
+                tally.failure(
+                    now, exhausted=failed_for_good, cause=(result.status, outcome.error_class, result.error_detail)
+                )
                 self.failures.append((row.id, attempt_id, outcome.error_class))
         self.processed += len(job.rows)
 

@@ -5,7 +5,6 @@ Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,18 +25,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+        parser.add_argument(
+            "--web-workers", type=int, default=None, help="Default: WEB_WORKERS, else config/gunicorn.py."
+        )
 
-    def handle(self, *args, host: str, port: int, web_workers: int, **options) -> None:
+    def handle(self, *args, host: str, port: int, web_workers: int | None, **options) -> None:
         python = sys.executable
         # The metric files of processes that ran before: this command starts every process of the machine.
         for stale in Path(settings.PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
             stale.unlink(missing_ok=True)
+        # Workers, threads and worker class come from config/gunicorn.py (WEB_WORKERS, WEB_THREADS).
         web = [
-            python, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", str(web_workers), "--threads", "4",
-            "--access-logfile", "-", "--graceful-timeout", str(STOP_GRACE_S),
+            python, "-m", "gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn",
+            "--bind", f"{host}:{port}", "--access-logfile", "-", "--graceful-timeout", str(STOP_GRACE_S),
         ]  # fmt: skip
+        if web_workers is not None:
+            web += ["--workers", str(web_workers)]
         cluster = [python, "manage.py", "qcluster"]
         children = [subprocess.Popen(web, cwd=settings.BASE_DIR), subprocess.Popen(cluster, cwd=settings.BASE_DIR)]
         self.stdout.write(self.style.SUCCESS(f"Callback Center on http://{host}:{port}/admin/  (Ctrl-C stops)"))
