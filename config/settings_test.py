@@ -9,8 +9,10 @@ os.environ.setdefault("CALLBACKS_ALLOW_HTTP", "true")
 os.environ.setdefault("CALLBACKS_ALLOW_PRIVATE_NETWORKS", "true")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("TELEGRAM_BOT_USERNAME", "callback_center_test_bot")
-# A metrics folder of this test run (and of the processes it starts), not the installation's.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="callbacks-metrics-"))
+# A metrics folder of this test run (and of the processes it starts), not the installation's; the
+# test run removes it at its end (tests/conftest.py).
+TEST_METRICS_DIR_PREFIX = "callbacks-metrics-"
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix=TEST_METRICS_DIR_PREFIX))
 
 from config.settings import *  # noqa: F403
 
