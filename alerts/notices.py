@@ -97,6 +97,21 @@ def alert_text(*, alert: Alert, notice: str) -> str:
     return f"{heading}: {alert.get_kind_display()} ({alert.account.name})\n{alert.message}"
 
 
+def alert_figures(*, alert: Alert) -> list[tuple[str, str]]:
+    """The alert's measured value and its threshold, each in its own unit (a count is not minutes)."""
+    if alert.kind == Alert.Kind.VERIFICATION_TIMEOUT:
+        count = int(alert.value)
+        return [
+            ("Timed out in the last hour", f"{count} verification{'' if count == 1 else 's'}"),
+            ("Timeout", f"not verified within {int(alert.threshold)} minutes"),
+        ]
+    if alert.kind == Alert.Kind.VERIFICATION_RATE_LOW:
+        return [("Verification rate", f"{alert.value:.1f} %"), ("Minimum", f"{alert.threshold:.0f} %")]
+    if alert.kind == Alert.Kind.BALANCE_LOW:
+        return [("Balance", f"{alert.value:.2f} USD"), ("Threshold", f"{alert.threshold:.0f} USD")]
+    return [("Value", str(alert.value)), ("Threshold", str(alert.threshold))]
+
+
 def alert_subject(*, alert: Alert, notice: str) -> str:
     prefix = {"fired": "Alert", "reminder": "Reminder", "resolved": "Resolved"}.get(notice, "Alert")
     return f"{prefix}: {alert.get_kind_display()} for {alert.account.name}"

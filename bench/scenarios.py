@@ -534,19 +534,38 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
     }
 
 
+API_ROUNDS = 3
+
+
 def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
-    """POST /api/v1/events/ under gunicorn (2 workers), fan-out to 3 profiles, beside the ceiling."""
-    from bench.api_load import Gunicorn, load_measure
+    """The events API under `make run`'s gunicorn settings, fan-out to 3 profiles: single events from 16
+    clients beside a trivial endpoint (same key, answers 202, writes nothing), then 500-event batches from 4."""
+    from bench.api_load import BATCH_CLIENTS, BATCH_SIZE, Gunicorn, batch_body, load_figures, load_measure, load_run
     from callbacks.models import Delivery, Event
     from callbacks.services.api_keys import api_key_create
 
     account, profiles = profiles_create(count=3, url_for=lambda _: url)
+    # Measured here is what the API can take, not the account's events-per-second quota.
+    account.quota_events_per_s = 10_000_000
+    account.save(update_fields=["quota_events_per_s"])
     _, key = api_key_create(account=account, name="bench")
     with Gunicorn(stage.environment, stage.workdir / "gunicorn.log") as server:
-        base = f"http://127.0.0.1:{server.port}"
-        load_measure(url=f"{base}/bench/ceiling/", key=key, duration_s=2)  # warm-up
-        ceiling = load_measure(url=f"{base}/bench/ceiling/", key=key, duration_s=duration_s)
-        events = load_measure(url=f"{base}/api/v1/events/", key=key, duration_s=duration_s)
+        load_measure(url=f"{server.url}/bench/ceiling/", key=key, duration_s=2)  # warm-up
+        # The two alternate in rounds, so other load on the machine weighs on both alike.
+        ceiling_runs, event_runs = [], []
+        for _ in range(API_ROUNDS):
+            ceiling_runs.append(
+                load_run(url=f"{server.url}/bench/ceiling/", key=key, duration_s=duration_s / API_ROUNDS)
+            )
+            event_runs.append(load_run(url=f"{server.url}/api/v1/events/", key=key, duration_s=duration_s / API_ROUNDS))
+        ceiling, events = load_figures(*ceiling_runs), load_figures(*event_runs)
+        batches = load_measure(
+            url=f"{server.url}/api/v1/events/batch/",
+            key=key,
+            duration_s=duration_s,
+            clients=BATCH_CLIENTS,
+            body=batch_body(BATCH_SIZE),
+        )
     stored_events = Event.objects.filter(account=account).count()
     return {
         "ceiling": ceiling,
@@ -554,12 +573,187 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
         "events_share_of_ceiling_percent": round(
             100 * events["accepted_per_second"] / max(ceiling["accepted_per_second"], 1), 1
         ),
+        "batch": batches,
+        "batch_events_per_second": batches.get("events_per_second", 0),
         "deliveries_per_event": round(Delivery.objects.filter(profile__in=profiles).count() / max(stored_events, 1), 2),
     }
 
 
+NOISY_PROFILES = 10
+NOISY_EMIT_CHUNK = 1000  # events per transaction when B's backlog is written
+
+
+def backlog_emit(account, *, deliveries: int, fanout: int) -> None:
+    """`deliveries` due deliveries of `account` (events fanned out to its `fanout` profiles), then a wake."""
+    from callbacks import event_types
+    from callbacks.delivery.wake import wake_request
+    from callbacks.services.events import events_emit as events_store
+
+    remaining = deliveries // fanout
+    while remaining > 0:
+        chunk = min(NOISY_EMIT_CHUNK, remaining)
+        items = [(event_types.MESSAGE_STATUS, {"message_id": f"b-{remaining - index}"}) for index in range(chunk)]
+        events_store(account=account, items=items)
+        remaining -= chunk
+    wake_request()
+
+
+def _quiet_emit(account, *, count: int, rate_per_s: float, deadline: float, out: list) -> None:
+    from django.db import connection
+
+    from callbacks import event_types
+    from callbacks.services.events import event_emit
+
+    started = time.monotonic()
+    try:
+        for index in range(count):
+            pause = started + index / rate_per_s - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            if time.monotonic() > deadline:
+                break
+            event_emit(account=account, type=event_types.MESSAGE_STATUS, data={"message_id": f"a-{index}"})
+            out.append(index)
+    finally:
+        connection.close()
+
+
+def _noisy_round(stage: Stage, *, label: str, backlog: int, url: str, quiet: dict | None, timeout_s: float):
+    """B's backlog drained by a fresh cluster; with `quiet`, account A sends events meanwhile."""
+    import threading
+
+    noisy_account, noisy_profiles = profiles_create(count=NOISY_PROFILES, url_for=lambda index: f"{url}/b{index}")
+    backlog_emit(noisy_account, deliveries=backlog, fanout=NOISY_PROFILES)
+    total = backlog // NOISY_PROFILES * NOISY_PROFILES
+    quiet_profiles: list = []
+    emitted: list = []
+    cluster = stage.cluster(f"noisy-{label}")
+    try:
+        producer = None
+        if quiet is not None:
+            quiet_account, quiet_profiles = profiles_create(count=1, url_for=lambda _: f"{url}/a")
+            from bench.harness import wait_until
+
+            # A starts once B's backlog is being delivered, and stops well before it is drained.
+            wait_until(lambda: delivered_count(noisy_profiles) >= min(500, total // 10), timeout_s=120, interval_s=0.1)
+            producer = threading.Thread(
+                target=_quiet_emit,
+                kwargs={
+                    "account": quiet_account,
+                    "count": quiet["events"],
+                    "rate_per_s": quiet["rate_per_s"],
+                    "deadline": time.monotonic() + timeout_s,
+                    "out": emitted,
+                },
+            )
+            producer.start()
+        done = finished_wait(noisy_profiles, total, timeout_s=timeout_s)
+        if producer is not None:
+            producer.join()
+            finished_wait(quiet_profiles, len(emitted), timeout_s=60)
+    finally:
+        cluster.stop()
+    return noisy_profiles, quiet_profiles, done, total, len(emitted)
+
+
+def section_noisy_neighbour(
+    stage: Stage, *, backlog: int, url: str, nginx_log: Path, quiet_events: int = 200, quiet_rate_per_s: float = 20
+) -> dict:
+    """Account B holds `backlog` due deliveries (10 profiles); account A sends events at `quiet_rate_per_s`
+    meanwhile. A's latency to its receiver, and B's drain rate beside the same backlog drained alone."""
+    timeout_s = max(300, backlog / 100)
+    alone_profiles, _, alone_done, total, _ = _noisy_round(
+        stage, label="alone", backlog=backlog, url=url, quiet=None, timeout_s=timeout_s
+    )
+    noisy_profiles, quiet_profiles, noisy_done, _, quiet_emitted = _noisy_round(
+        stage,
+        label="shared",
+        backlog=backlog,
+        url=url,
+        quiet={"events": quiet_events, "rate_per_s": quiet_rate_per_s},
+        timeout_s=timeout_s,
+    )
+    arrivals = nginx_arrivals(nginx_log)
+    alone = arrival_figures(profiles=alone_profiles, arrivals=arrivals)
+    shared = arrival_figures(profiles=noisy_profiles, arrivals=arrivals)
+    quiet = arrival_figures(profiles=quiet_profiles, arrivals=arrivals)
+    alone_rate = alone.get("per_second_arrivals", 0)
+    shared_rate = shared.get("per_second_arrivals", 0)
+    return {
+        "backlog": total,
+        "b_alone_delivered": alone_done,
+        "b_alone_per_second": alone_rate,
+        "b_shared_delivered": noisy_done,
+        "b_shared_per_second": shared_rate,
+        "b_drain_percent_of_alone": round(100 * shared_rate / max(alone_rate, 1e-9), 1),
+        "a_events": quiet_emitted,
+        "a_arrived": quiet.get("arrived", 0),
+        "a_latency_p50_ms": quiet.get("latency_p50_ms"),
+        "a_latency_p99_ms": quiet.get("latency_p99_ms"),
+        "a_latency_max_ms": quiet.get("latency_max_ms"),
+    }
+
+
+def section_mixed(
+    stage: Stage,
+    *,
+    url: str,
+    nginx_log: Path,
+    rate_per_s: float = 1000,
+    duration_s: float = 60,
+    batch_size: int = 50,
+) -> dict:
+    """Events posted in batches at a steady rate while the cluster delivers them to nginx (fan-out 1):
+    accepted → first byte at the receiver, and the backlog left 2 s after the last event."""
+    from bench.api_load import Gunicorn, paced_batches_post
+    from callbacks.models import Delivery
+    from callbacks.services.api_keys import api_key_create
+
+    account, profiles = profiles_create(count=1, url_for=lambda _: url)
+    _, key = api_key_create(account=account, name="bench")
+    cluster = stage.cluster("mixed")
+    try:
+        with Gunicorn(stage.environment, stage.workdir / "gunicorn-mixed.log") as server:
+            # Warm-up: every web worker has served a batch, the cluster's workers have delivered.
+            warm_up = paced_batches_post(
+                url=f"{server.url}/api/v1/events/batch/", key=key, rate_per_s=200, batch_size=50, duration_s=1
+            )
+            finished_wait(profiles, warm_up["accepted"], timeout_s=60)
+            warm = set(created_by_delivery(profiles))
+            posted = paced_batches_post(
+                url=f"{server.url}/api/v1/events/batch/",
+                key=key,
+                rate_per_s=rate_per_s,
+                batch_size=batch_size,
+                duration_s=duration_s,
+            )
+        time.sleep(2)
+        backlog = Delivery.objects.filter(profile__in=profiles, state=Delivery.State.PENDING).count()
+        expected = posted["accepted"] + len(warm)
+        done = finished_wait(profiles, expected, timeout_s=max(60, expected / 200)) - len(warm)
+    finally:
+        cluster.stop()
+    arrivals = {key: at for key, at in nginx_arrivals(nginx_log).items() if key not in warm}
+    counts = nginx_arrival_counts(nginx_log)
+    figures = arrival_figures(profiles=profiles, arrivals=arrivals)
+    return {
+        "rate_per_s": rate_per_s,
+        "duration_s": duration_s,
+        "batch_size": batch_size,
+        "posted": posted,
+        "delivered": done,
+        "arrived_twice": sum(1 for value in counts.values() if value > 1),
+        "backlog_2s_after": backlog,
+        "accepted_to_first_byte_p50_ms": figures.get("latency_p50_ms"),
+        "accepted_to_first_byte_p99_ms": figures.get("latency_p99_ms"),
+        "accepted_to_first_byte_max_ms": figures.get("latency_max_ms"),
+    }
+
+
 SECTIONS = {
+    "noisy_neighbour": section_noisy_neighbour,
     "api": section_api,
+    "mixed": section_mixed,
     "claim_cost": section_claim_cost,
     "workers": section_workers,
     "drain": section_drain,

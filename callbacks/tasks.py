@@ -13,6 +13,8 @@ from django_q.models import Schedule
 
 from callbacks.delivery import retention, wake
 from callbacks.delivery.engine import dispatch_run
+from callbacks.models import ReplayJob
+from callbacks.services import replays
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,12 @@ PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
 def _dispatch(*, linger_s: float | None = None) -> int:
     kwargs = {} if linger_s is None else {"linger_s": linger_s}
     result = dispatch_run(worker_id=wake.worker_id_new(), on_backlog=wake.help_request, **kwargs)
-    if result.budget_spent:
+    if result.stopped:
+        # What this worker handed back is due now: another cluster takes it at once (this one's
+        # wake flag, if it holds one, would hold the wake back).
+        wake.wake_flag_clear()
+        wake.wake_request()
+    elif result.budget_spent:
         wake.wake_request()
     return result.processed
 
@@ -74,3 +81,12 @@ def schedules_register(*args: Any, **kwargs: Any) -> None:
             Schedule.objects.create(name=name, **values)
         elif any(getattr(schedule, field) != value for field, value in values.items()):
             Schedule.objects.filter(pk=schedule.pk).update(**values)
+
+
+def replay_job_run(job_id: str) -> int:
+    """A large replay: queue its deliveries again in chunks; returns how many."""
+    job = ReplayJob.objects.select_related("account", "profile").filter(pk=job_id).first()
+    if job is None:
+        logger.info("replay.job_gone", extra={"job_id": job_id})
+        return 0
+    return replays.replay_job_run(job=job).done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -30,14 +31,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "callbacks",  # before django_q: its `qcluster` command wraps django-q2's (prompt stops)
     "django_q",
-    "callbacks",
+    "axes",
     "alerts",
     "reports",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "callbacks.api.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,6 +141,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Client address and sign-in throttling ---------------------------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For: 0 ignores the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes: failed sign-ins counted per client address and, separately, per user name.
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("SIGNIN_LOCKOUT_MINUTES", default=15) / 60  # hours, as django-axes takes it
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "callbacks.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only: successful sign-ins are not recorded
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -167,6 +189,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 CALLBACKS_ALLOW_HTTP = env.bool("CALLBACKS_ALLOW_HTTP", default=DEBUG)
 CALLBACKS_ALLOW_PRIVATE_NETWORKS = env.bool("CALLBACKS_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
 CALLBACKS_RETENTION_DAYS = env.int("CALLBACKS_RETENTION_DAYS", default=30)
+# The way out (callbacks/delivery/send/egress.py): an HTTP proxy every callback goes through
+# (http://[user:password@]host:port), and a PEM file of CAs trusted beside the system's.
+CALLBACKS_EGRESS_PROXY = env.str("CALLBACKS_EGRESS_PROXY", default="")
+CALLBACKS_CA_BUNDLE = env.str("CALLBACKS_CA_BUNDLE", default="")
 # The delivery engine (callbacks/delivery/engine.py): requests in flight per worker, rows per claim, how long a
 # claim is leased (longer than the slowest call), how long one dispatcher task runs and lingers idle.
 CALLBACKS_DISPATCH_CONCURRENCY = env.int("CALLBACKS_DISPATCH_CONCURRENCY", default=100)
@@ -174,11 +200,25 @@ CALLBACKS_DISPATCH_BATCH_SIZE = env.int("CALLBACKS_DISPATCH_BATCH_SIZE", default
 CALLBACKS_LEASE_S = env.int("CALLBACKS_LEASE_S", default=300)
 CALLBACKS_DISPATCH_BUDGET_S = env.int("CALLBACKS_DISPATCH_BUDGET_S", default=60)
 CALLBACKS_DISPATCH_LINGER_S = env.float("CALLBACKS_DISPATCH_LINGER_S", default=2.0)
+# On SIGTERM a cluster stops claiming, hands back what it has not sent and waits this long at most for
+# the answers in flight: keep it under the orchestrator's grace period (Docker 10 s, Kubernetes 30 s).
+CALLBACKS_STOP_GRACE_S = env.float("CALLBACKS_STOP_GRACE_S", default=10.0)
 CALLBACKS_RETRY_AFTER_MAX_S = env.int("CALLBACKS_RETRY_AFTER_MAX_S", default=3600)
 # A profile failing continuously this long, or with this many deliveries failed since its last
 # success, turns abnormal (its deliveries are held until a connectivity test succeeds).
 CALLBACKS_ABNORMAL_AFTER_S = env.int("CALLBACKS_ABNORMAL_AFTER_S", default=5 * 24 * 3600)
 CALLBACKS_ABNORMAL_AFTER_EXHAUSTED = env.int("CALLBACKS_ABNORMAL_AFTER_EXHAUSTED", default=50)
+# Quotas per account (an operator overrides any of them on the Account screen): callback profiles, profiles
+# subscribed to one event type (the fan-out of an event), the size of a body template and of a profile's
+# headers, events per second through the API, and deliveries per replay. A replay of more than
+# CALLBACKS_REPLAY_INLINE_MAX deliveries runs as a background job.
+CALLBACKS_QUOTA_PROFILES = env.int("CALLBACKS_QUOTA_PROFILES", default=100)
+CALLBACKS_QUOTA_FANOUT = env.int("CALLBACKS_QUOTA_FANOUT", default=20)
+CALLBACKS_QUOTA_TEMPLATE_BYTES = env.int("CALLBACKS_QUOTA_TEMPLATE_BYTES", default=16 * 1024)
+CALLBACKS_QUOTA_HEADER_BYTES = env.int("CALLBACKS_QUOTA_HEADER_BYTES", default=8 * 1024)
+CALLBACKS_QUOTA_EVENTS_PER_S = env.int("CALLBACKS_QUOTA_EVENTS_PER_S", default=500)
+CALLBACKS_QUOTA_REPLAY = env.int("CALLBACKS_QUOTA_REPLAY", default=50_000)
+CALLBACKS_REPLAY_INLINE_MAX = env.int("CALLBACKS_REPLAY_INLINE_MAX", default=1000)
 
 # --- Telegram -------------------------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
@@ -188,13 +228,25 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="")
 
 # --- API ------------------------------------------------------------------------------------------
+# The largest request body any endpoint reads (413 above it); events have their own, smaller limit.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# Django reads admin form bodies up to this; the API parses its own.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+# How long a web process trusts an API key it has read: a revoked key stops working at once in the
+# process that revoked it and within this many seconds in the others (0: read the key on every request).
+API_KEY_CACHE_S = env.float("API_KEY_CACHE_S", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callbacks.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["callbacks.api.permissions.HasAccountScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "callbacks.api.permissions.HasAccountScope",
+        "callbacks.api.permissions.QueryTextStorable",
+    ],
     "DEFAULT_PAGINATION_CLASS": "callbacks.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["callbacks.api.parsers.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "callbacks.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_failure": env.str("API_AUTH_FAILURE_RATE", default="20/min")},
 }
@@ -211,8 +263,21 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "callbacks.api.schema.error_responses_document",
     ],
-    "ENUM_NAME_OVERRIDES": {"ReportFrequencyEnum": "reports.models.Frequency"},
+    "ENUM_NAME_OVERRIDES": {
+        "ReportFrequencyEnum": "reports.models.Frequency",
+        "DeliveryStateEnum": "callbacks.models.deliveries.Delivery.State",
+        "ReplayStateEnum": ["failed", "delivered", "cancelled"],
+    },
 }
+
+# --- Metrics --------------------------------------------------------------------------------------
+# `/metrics` answers only with `Authorization: Bearer <METRICS_TOKEN>` (404 while it is unset). Every
+# process of one machine writes its counts to files in this folder and a scrape adds them up; it must
+# be set before prometheus-client is first imported, hence here, and empty when the machine starts.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(BASE_DIR / ".metrics"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

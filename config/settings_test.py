@@ -1,6 +1,7 @@
 """Test settings: the production settings with the test-friendly environment filled in first."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "bm90LWEtcmVhbC1rZXktanVzdC1mb3ItdGVzdHMtMDA=")
@@ -8,6 +9,8 @@ os.environ.setdefault("CALLBACKS_ALLOW_HTTP", "true")
 os.environ.setdefault("CALLBACKS_ALLOW_PRIVATE_NETWORKS", "true")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("TELEGRAM_BOT_USERNAME", "callback_center_test_bot")
+# A metrics folder of this test run (and of the processes it starts), not the installation's.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="callbacks-metrics-"))
 
 from config.settings import *  # noqa: F403
 

@@ -1,4 +1,4 @@
-"""Top-level routes: the admin (the configuration screens), the API, its schema, health."""
+"""Top-level routes: the admin (the configuration screens), the API, its schema, health, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts.webhook import telegram_webhook
+from callbacks.api.operations import metrics_view
 from config.health import healthz
 
 urlpatterns = [
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
+handler400 = "callbacks.api.errors.bad_request"
 handler404 = "callbacks.api.errors.not_found"

@@ -7,9 +7,10 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from callbacks import clock
+from callbacks.delivery.stopping import stop_reset
 from callbacks.delivery.wake import wake_memory_clear
 from callbacks.models import Account
-from callbacks.services.api_keys import api_key_create
+from callbacks.services.api_keys import api_key_create, api_keys_forget
 from tests.factories import AccountFactory
 from tests.receivers import Receiver
 
@@ -69,5 +70,8 @@ def _engine_state_reset():
     clock.reset()
     cache.clear()
     wake_memory_clear()
+    stop_reset()
+    api_keys_forget()
     yield
     clock.reset()
+    stop_reset()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import HttpRequest
 
 from callbacks.admin_views.scoping import account_current
 from callbacks.admin_views.selectors import account_delivery_series
 from callbacks.models import CallbackProfile
+from callbacks.selectors import health
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 150
@@ -57,12 +57,20 @@ def deliveries_panel_context(request: HttpRequest) -> dict:
 
 
 def profiles_panel_context(request: HttpRequest) -> dict:
+    """How many callbacks are in each health state, and those failing or paused with why."""
     account = account_current(request)
-    profiles = CallbackProfile.objects.filter(
-        Q(status=CallbackProfile.Status.ABNORMAL) | Q(consecutive_failures__gt=0) | Q(exhausted_deliveries__gt=0)
-    )
+    profiles = CallbackProfile.objects.all()
     if account is not None:
         profiles = profiles.filter(account=account)
     elif not request.user.is_superuser:
         profiles = profiles.none()
-    return {"profiles": list(profiles.order_by("-last_failure_at")[:ATTENTION_LIMIT])}
+    counts = health.health_counts(account=account) if account is not None or request.user.is_superuser else {}
+    attention = health.needing_attention(profiles, limit=ATTENTION_LIMIT)
+    return {
+        "total": sum(counts.values()),
+        "answering": counts.get(health.ENABLED, 0),
+        "states": [
+            {"state": state, "label": health.LABELS[state], "count": counts.get(state, 0)} for state in health.STATES
+        ],
+        "profiles": [{"profile": profile, "health": health.health_of(profile)} for profile in attention],
+    }

@@ -14,7 +14,9 @@ def service_errors_show(form: forms.BaseForm, error: ValidationError, renames: d
     renames = renames or {}
     for name, errors in error.error_dict.items():
         field = renames.get(name, name)
-        if field in form.fields:
+        if field in ("non_field_errors", "__all__"):
+            form.add_error(None, errors)
+        elif field in form.fields:
             form.add_error(field, errors)
         else:
             form.add_error(None, [f"{name}: {message}" for item in errors for message in item.messages])

@@ -8,7 +8,6 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +16,7 @@ from callbacks.api.profiles import UUID_PATTERN
 from callbacks.models import Account, ApiKey
 from callbacks.services.accounts import account_update
 from callbacks.services.api_keys import api_key_create, api_key_revoke
+from callbacks.services.quotas import quotas_of
 
 MAX_KEY_LIFETIME_DAYS = 3650
 
@@ -34,10 +34,14 @@ class AccountSerializer(serializers.Serializer):
         write_only=True, required=False, allow_blank=True, help_text="Used by the legacy MD5 hash (write-only)."
     )
     platform_api_key_set = serializers.SerializerMethodField()
+    quotas = serializers.SerializerMethodField(help_text="The quotas in force (an operator sets them).")
     created_at = serializers.DateTimeField(read_only=True)
 
     def get_platform_api_key_set(self, account: Account) -> bool:
         return bool(account.platform_api_key)
+
+    def get_quotas(self, account: Account) -> dict[str, int]:
+        return quotas_of(account).as_dict()
 
     def update(self, account: Account, validated_data: dict[str, Any]) -> Account:
         return account_update(account=account, **validated_data)
@@ -45,8 +49,6 @@ class AccountSerializer(serializers.Serializer):
 
 class AccountView(APIView):
     """The account the API key belongs to."""
-
-    parser_classes = [JSONParser]
 
     @extend_schema(summary="The caller's account", responses=AccountSerializer)
     def get(self, request: Request) -> Response:
@@ -70,8 +72,7 @@ class ApiKeySerializer(serializers.Serializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiKey.Scope.choices),
         required=False,
-        default=list(ApiKey.Scope.values),
-        help_text="Any of read and write (default both).",
+        help_text="Any of read and write, at most those of the calling key (default: the calling key's).",
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     expires_in_days = serializers.IntegerField(
@@ -116,7 +117,6 @@ class ApiKeyViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiKeySerializer
-    parser_classes = [JSONParser]
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
@@ -127,7 +127,9 @@ class ApiKeyViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        api_key, raw_key = api_key_create(account=request.user.account, **serializer.validated_data)
+        api_key, raw_key = api_key_create(
+            account=request.user.account, parent=request.auth, **serializer.validated_data
+        )
         answer = ApiKeyCreatedSerializer(api_key).data
         answer["key"] = raw_key
         return Response(answer, status=status.HTTP_201_CREATED)

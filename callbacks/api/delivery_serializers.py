@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from callbacks.api.profiles import DateOrDateTimeField
-from callbacks.models import Attempt, Delivery, Event
+from callbacks.models import Attempt, Delivery, Event, ReplayJob
 
 
 class EventIngestSerializer(serializers.Serializer):
@@ -18,6 +18,29 @@ class EventIngestSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="The same key within 24 h returns the first event instead of storing a second.",
     )
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = EventIngestSerializer(many=True, help_text="1 to 1,000 events, each checked on its own.")
+
+
+class EventBatchItemSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "refused"])
+    id = serializers.UUIDField(required=False, help_text="The event's id (accepted items).")
+    replayed = serializers.BooleanField(
+        required=False, help_text="True when the idempotency key named an event of the last 24 hours."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="The failing fields and their messages (refused items).",
+    )
+
+
+class EventBatchAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = EventBatchItemSerializer(many=True, help_text="One result per item, in the order posted.")
 
 
 class TriggerSerializer(serializers.Serializer):
@@ -115,9 +138,37 @@ class ReplaySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
 
 
+class ReplayJobSerializer(serializers.ModelSerializer):
+    profile = serializers.UUIDField(source="profile_id", read_only=True, allow_null=True)
+    created_after = serializers.DateTimeField(source="since", read_only=True)
+    created_before = serializers.DateTimeField(source="until", read_only=True)
+    percent = serializers.IntegerField(read_only=True, help_text="done / total, as a whole percentage.")
+
+    class Meta:
+        model = ReplayJob
+        fields = [
+            "id",
+            "status",
+            "total",
+            "done",
+            "percent",
+            "profile",
+            "state",
+            "created_after",
+            "created_before",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
 class ReplayAnswerSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Matching (dry run), queued again, or to be queued by the job.")
     dry_run = serializers.BooleanField()
+    limit = serializers.IntegerField(help_text="The account's replay quota: more matching is refused.")
+    job = ReplayJobSerializer(allow_null=True, help_text="A large replay runs as this background job.")
 
 
 class ConnectivitySerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 
 from callbacks import clock
-from callbacks.delivery import sql
+from callbacks.delivery import sql, stopping
 from callbacks.delivery.batching import batch_order, batches_settle
 from callbacks.delivery.claim import (
     EventCache,
@@ -64,6 +64,7 @@ def _setting(name: str, default: Any) -> Any:
 class RunResult:
     processed: int
     budget_spent: bool
+    stopped: bool = False
 
 
 class Dispatcher:
@@ -85,6 +86,7 @@ class Dispatcher:
         self.oldest_in_flight: dict[Any, float] = {}
         self.limits: dict[Any, int] = {}
         self.parked_at: dict[Any, float] = {}
+        self.sent: dict[int, Job] = {}  # requests in flight, by id(job)
         self._first_unflushed: float | None = None
 
     @property
@@ -238,6 +240,8 @@ class Dispatcher:
         self.in_flight += 1
         self.in_flight_by_profile[job.snapshot.id] += 1
         job.sent_at = time.monotonic()
+        job.started_at = time.time()
+        self.sent[id(job)] = job
         self.oldest_in_flight.setdefault(job.snapshot.id, job.sent_at)
         results = self.results
         transport.submit(
@@ -258,6 +262,7 @@ class Dispatcher:
         while True:
             job, request, result = item
             profile_id = job.snapshot.id
+            self.sent.pop(id(job), None)
             self.in_flight -= 1
             self.in_flight_by_profile[profile_id] -= 1
             if self.oldest_in_flight.get(profile_id) == job.sent_at:
@@ -295,14 +300,34 @@ class Dispatcher:
         """Wait for every request in flight, then write everything. Jobs still waiting for a slot are
         sent too, or with `send_waiting=False` put back due as they were (a run that ends hands them on)."""
         if not send_waiting:
-            for queue in self.waiting.values():
-                while queue:
-                    self.recorder.release(queue.popleft().rows)
-            self.waiting_count = 0
+            self.waiting_release()
         while self.busy:
             self.collect(0.05)
             self.flush()
         self.flush(force=True)
+
+    def waiting_release(self) -> None:
+        """Put back every job waiting for a slot, untried and due as it was (lease cleared)."""
+        for jobs in self.waiting.values():
+            while jobs:
+                self.recorder.release(jobs.popleft().rows)
+        self.waiting_count = 0
+
+    def stop(self, *, deadline: float) -> None:
+        """Stop: hand back what is not sent, wait for answers until `deadline`, write everything. A request
+        still unanswered then is recorded as an attempt of unknown outcome, its delivery due again at once."""
+        self.waiting_release()
+        self.flush(force=True)
+        while self.in_flight and time.monotonic() < deadline:
+            self.collect(min(0.05, max(0.0, deadline - time.monotonic())))
+            self.flush()
+        self.collect(0)
+        for job in self.unanswered():
+            self.recorder.unknown(job, reason="the worker stopped before the answer came")
+        self.flush(force=True)
+
+    def unanswered(self) -> list[Job]:
+        return list(self.sent.values())
 
 
 def _groups(rows: list[ClaimedRow], *, batches: bool) -> list[list[ClaimedRow]]:
@@ -363,6 +388,10 @@ def dispatch_run(
     claim_threshold = max(1, min(batch_size, dispatcher.concurrency) // 4)
     budget_spent = False
     while True:
+        if stopping.stop_requested():
+            dispatcher.stop(deadline=stopping.stop_deadline())
+            logger.info("dispatch.stopped", extra={"worker_id": worker_id, "processed": dispatcher.recorder.processed})
+            return RunResult(processed=dispatcher.recorder.processed, budget_spent=False, stopped=True)
         now_m = time.monotonic()
         if now_m >= deadline:
             budget_spent = True

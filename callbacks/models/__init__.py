@@ -3,6 +3,7 @@
 from callbacks.models.accounts import Account, ApiKey, Membership
 from callbacks.models.deliveries import Attempt, Delivery, DeliveryStats, Event
 from callbacks.models.profiles import CallbackProfile, EventType
+from callbacks.models.replays import ReplayJob
 
 __all__ = [
     "Account",
@@ -14,4 +15,5 @@ __all__ = [
     "Event",
     "EventType",
     "Membership",
+    "ReplayJob",
 ]

@@ -30,6 +30,21 @@ class Account(models.Model):
     )
     platform_api_key = EncryptedTextField(blank=True, help_text="The platform api key (legacy MD5 signature).")
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    # Quotas an operator sets for this account; empty: the installation's default (CALLBACKS_QUOTA_*).
+    quota_profiles = models.PositiveIntegerField(null=True, blank=True, help_text="Callback profiles at most.")
+    quota_fanout = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Profiles subscribed to one event type at most (deliveries per event)."
+    )
+    quota_template_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Bytes of a profile's body template at most."
+    )
+    quota_header_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Bytes of a profile's headers at most (names and values)."
+    )
+    quota_events_per_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Events per second through the API at most (then 429)."
+    )
+    quota_replay = models.PositiveIntegerField(null=True, blank=True, help_text="Deliveries in one replay at most.")
 
     class Meta:
         ordering = ["name"]
@@ -50,6 +65,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
+        verbose_name = "member"
         constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
 
     def __str__(self) -> str:
@@ -73,6 +89,14 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The key that created this one through the API: revoking it revokes this one too.",
+    )
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:

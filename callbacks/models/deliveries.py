@@ -75,6 +75,12 @@ class Delivery(models.Model):
             # The claim reads only due pending rows: the index stays small whatever the history. With the
             # profile in it, skipping a saturated profile's rows needs no table reads.
             models.Index(fields=["next_attempt_at", "profile"], condition=Q(state="pending"), name="delivery_due"),
+            # The fair claim finds the accounts with due work (one probe each) and takes each one's share.
+            models.Index(
+                fields=["account", "next_attempt_at", "profile"],
+                condition=Q(state="pending"),
+                name="delivery_due_by_account",
+            ),
             models.Index(fields=["profile", "state"], name="delivery_profile_state"),
             models.Index(fields=["account", "created_at"], name="delivery_account_created"),
             models.Index(fields=["batch_id"], condition=Q(batch_id__isnull=False), name="delivery_batch"),

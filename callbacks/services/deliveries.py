@@ -1,4 +1,4 @@
-"""What people do to deliveries: retry one now, replay a range, cancel, release held ones."""
+"""What people do to deliveries: retry one now, cancel, release held ones (replays: `replays`)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,22 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from callbacks import clock
+from callbacks import clock, metrics
 from callbacks.delivery.wake import wake_request_on_commit
-from callbacks.models import Account, CallbackProfile, Delivery
+from callbacks.models import CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
-
-REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
 
 
 def _wake_on_commit() -> None:
     wake_request_on_commit()
 
 
-def _not_in_flight(now: datetime) -> Q:
+def not_in_flight(now: datetime) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
 
 
-def _with_batches(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
+def with_batches(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
     """The deliveries and every member of the batches they went out in: a batch is sent as a unit."""
     batch_ids = rows.filter(batch_id__isnull=False).values("batch_id")
     return Delivery.objects.filter(Q(pk__in=rows.values("pk")) | Q(batch_id__in=batch_ids))
@@ -44,8 +42,8 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
         )
     now = clock.now()
     with transaction.atomic():
-        members = _with_batches(Delivery.objects.filter(pk=delivery.pk))
-        if members.exclude(_not_in_flight(now)).exists():
+        members = with_batches(Delivery.objects.filter(pk=delivery.pk))
+        if members.exclude(not_in_flight(now)).exists():
             raise ValidationError({"state": "This delivery is being sent right now; try again in a moment."})
         members.update(
             state=Delivery.State.PENDING,
@@ -60,68 +58,17 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def replay_selection(
-    *,
-    account: Account,
-    profile: CallbackProfile | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    state: str | None = None,
-) -> QuerySet[Delivery]:
-    """The deliveries a replay would send again: the account's in `state` (default failed), created in
-    [since, until)."""
-    state = state or Delivery.State.FAILED
-    if state not in REPLAYABLE_STATES:
-        raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
-    rows = Delivery.objects.filter(account=account, state=state)
-    if profile is not None:
-        rows = rows.filter(profile=profile)
-    if since is not None:
-        rows = rows.filter(created_at__gte=since)
-    if until is not None:
-        rows = rows.filter(created_at__lt=until)
-    return rows
-
-
-def deliveries_replay(
-    *,
-    account: Account,
-    profile: CallbackProfile | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    state: str | None = None,
-    dry_run: bool = False,
-) -> int:
-    """Send a range of finished deliveries again (profiles that are enabled only); returns how many.
-    A delivery sent in a batch goes again with its whole batch (counted too).
-
-    `dry_run` counts without changing anything.
-    """
-    rows = replay_selection(account=account, profile=profile, since=since, until=until, state=state)
-    rows = rows.filter(profile__status=CallbackProfile.Status.ENABLED)
-    if dry_run:
-        return _with_batches(rows).count()
-    now = clock.now()
-    with transaction.atomic():
-        count = _with_batches(Delivery.objects.filter(pk__in=rows.values("pk"))).update(
-            state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
-        )
-        if count:
-            _wake_on_commit()
-    logger.info("delivery.replay_requested", extra={"account_id": str(account.pk), "count": count})
-    return count
-
-
 def delivery_cancel(*, delivery: Delivery) -> Delivery:
     """Stop a pending or held delivery for good (a person decided); a finished one stays as it is."""
     now = clock.now()
     changed = (
         Delivery.objects.filter(pk=delivery.pk, state__in=(Delivery.State.PENDING, Delivery.State.HELD))
-        .filter(_not_in_flight(now))
+        .filter(not_in_flight(now))
         .update(state=Delivery.State.CANCELLED, completed_at=now, lease_expires_at=None, leased_by="")
     )
     if not changed:
         raise ValidationError({"state": "Only a pending or held delivery that is not being sent can be cancelled."})
+    metrics.deliveries_finished.labels(outcome=Delivery.State.CANCELLED).inc()
     delivery.refresh_from_db()
     return delivery
 

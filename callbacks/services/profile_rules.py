@@ -25,8 +25,10 @@ from callbacks.delivery.render.templating import (
     unresolved_message,
 )
 from callbacks.delivery.send.network import url_check
+from callbacks.delivery.send.network import url_refusal_setting as url_refusal_setting  # for the screens
 from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import CallbackProfile
+from callbacks.text_checks import LINE_BREAK_MESSAGE, text_has_line_break
 
 MAX_NAME_LENGTH = 200
 MAX_HEADERS = 30
@@ -433,6 +435,8 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
         errors.add("name", "Enter a name.")
     elif len(cleaned["name"]) > MAX_NAME_LENGTH:
         errors.add("name", f"At most {MAX_NAME_LENGTH} characters.")
+    elif text_has_line_break(cleaned["name"]):
+        errors.add("name", LINE_BREAK_MESSAGE)
     cleaned["description"] = _text(values, "description").strip()
     cleaned["url"] = _text(values, "url").strip()
     try:

@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from callbacks.delivery.render.signing import retired_secrets as signing_retired_secrets
 from callbacks.delivery.render.signing import signing_secret_generate
-from callbacks.models import Account, CallbackProfile
+from callbacks.models import Account, CallbackProfile, Delivery
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
 from callbacks.services.deliveries import deliveries_release
 from callbacks.services.profile_rules import profile_values_clean
+from callbacks.services.quotas import fanout_check, profile_count_check, profile_sizes_check, quota_errors_raise
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
     new_secret = signing_secret_generate() if profile.sign_standard_webhooks else ""
     profile.signing_secret = new_secret
     with transaction.atomic():
+        # One account's profile writes queue here, so two at once cannot both take the last place.
+        Account.objects.select_for_update().only("pk").get(pk=account.pk)
+        _quotas_check(account=account, cleaned=cleaned, codes=event_type_codes, profile=None)
+        profile_count_check(account=account)
         profile.save()
         profile.event_types.set(event_type_codes)
     profile.new_signing_secret = new_secret
@@ -130,9 +135,21 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
         values.update(fields)
         cleaned = profile_values_clean(values)
         with transaction.atomic():
+            Account.objects.select_for_update().only("pk").get(pk=current.account_id)
             locked = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
             if locked.updated_at != current.updated_at or _subscribed_codes(locked) != current_codes:
                 continue  # saved by someone else meanwhile: validate again against what they saved
+            # Only what changes is held to the quotas: a lowered quota never blocks an unrelated edit.
+            _quotas_check(
+                account=locked.account,
+                cleaned={
+                    field: cleaned[field]
+                    for field in ("body_template", "headers")
+                    if field in fields and cleaned[field] != getattr(current, field)
+                },
+                codes=sorted(set(cleaned["event_types"]) - set(current_codes)),
+                profile=locked,
+            )
             changed, new_secret = _changes_write(locked, cleaned, current_codes)
             if status is not None and status != locked.status:
                 profile_status_set(profile=locked, status=status)
@@ -147,6 +164,15 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
         extra={"profile_id": str(profile.pk), "fields": [field for field in changed if field not in SECRET_FIELDS]},
     )
     return profile
+
+
+def _quotas_check(
+    *, account: Account, cleaned: dict[str, Any], codes: list[str], profile: CallbackProfile | None
+) -> None:
+    errors: dict[str, str] = {}
+    profile_sizes_check(account=account, cleaned=cleaned, errors=errors)
+    fanout_check(account=account, codes=codes, profile=profile, errors=errors)
+    quota_errors_raise(errors)
 
 
 def _subscribed_codes(profile: CallbackProfile) -> list[str]:
@@ -183,12 +209,24 @@ def _instance_refresh(stale: CallbackProfile, fresh: CallbackProfile) -> None:
     stale.new_signing_secret = fresh.new_signing_secret
 
 
-def profile_delete(*, profile: CallbackProfile) -> None:
-    """Delete a profile with its deliveries and statistics."""
-    profile_id, account_id = str(profile.pk), str(profile.account_id)
+def profile_delete(*, profile: CallbackProfile) -> int:
+    """Delete a profile as a customer means it: gone from lists and the API, nothing more sent, its
+    waiting deliveries cancelled. Its history (deliveries, attempts, statistics) stays, shown as a
+    deleted callback, until retention removes it. Returns the number of deliveries cancelled."""
+    now = timezone.now()
     with transaction.atomic():
-        profile.delete()
-    logger.info("profile.deleted", extra={"account_id": account_id, "profile_id": profile_id})
+        deleted = CallbackProfile.objects.filter(pk=profile.pk).update(deleted_at=now, updated_at=now)
+        cancelled = 0
+        if deleted:
+            cancelled = Delivery.objects.filter(
+                profile_id=profile.pk, state__in=(Delivery.State.PENDING, Delivery.State.HELD)
+            ).update(state=Delivery.State.CANCELLED, completed_at=now, lease_expires_at=None, leased_by="")
+    profile.deleted_at = profile.deleted_at or now
+    logger.info(
+        "profile.deleted",
+        extra={"account_id": str(profile.account_id), "profile_id": str(profile.pk), "cancelled": cancelled},
+    )
+    return cancelled
 
 
 def profile_secret_rotate(*, profile: CallbackProfile) -> str:

@@ -115,14 +115,14 @@ def test_replay_counts_first_then_sends_the_range_again(api, account, other_acco
 
     # when the owner asks for a dry run of the recent failures, then replays them
     dry = api.post(f"{DELIVERIES}replay/", {"profile": str(profile.pk), "created_after": since, "dry_run": True})
-    assert dry.status_code == 200 and dry.json() == {"count": 2, "dry_run": True}
+    assert dry.status_code == 200 and dry.json() == {"count": 2, "dry_run": True, "limit": 50_000, "job": None}
     assert Delivery.objects.filter(account=account, state="pending").count() == 0
     receiver.respond_with(status=200)
     replay = api.post(f"{DELIVERIES}replay/", {"profile": str(profile.pk), "created_after": since}, format="json")
     dispatch_batch(worker_id="test")
 
     # then exactly those two were sent again and delivered
-    assert replay.json() == {"count": 2, "dry_run": False}
+    assert replay.json() == {"count": 2, "dry_run": False, "limit": 50_000, "job": None}
     assert [delivery_of(event).state for event in events] == ["failed", "delivered", "delivered"]
     assert api.post(f"{DELIVERIES}replay/", {"state": "pending"}, format="json").status_code == 400
 

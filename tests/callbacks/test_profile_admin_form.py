@@ -57,7 +57,7 @@ def test_validating_the_form_writes_nothing(account):
     assert not CallbackProfile.objects.exists()
 
     # then saving goes through the service
-    profile = form.save_through_service()
+    profile, _ = form.service_save()
     assert CallbackProfile.objects.get().pk == profile.pk
 
 

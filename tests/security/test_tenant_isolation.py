@@ -12,7 +12,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from callbacks import event_types
-from callbacks.models import ApiKey, Attempt, CallbackProfile, Delivery, Event
+from callbacks.models import ApiKey, Attempt, CallbackProfile, Delivery, Event, ReplayJob
 from callbacks.services.api_keys import api_key_create
 from tests.conftest import api_client_for
 from tests.factories import CallbackProfileFactory
@@ -33,12 +33,16 @@ def objects_of(account) -> dict[str, str]:
     attempt = Attempt.objects.create(
         delivery=delivery, number=1, request_method="POST", request_url=profile.url, outcome="failed"
     )
+    replay_job = ReplayJob.objects.create(
+        account=account, profile=profile, state="failed", until=timezone.now(), total=1
+    )
     objects = {
         "profile": profile.pk,
         "api_key": api_key.pk,
         "event": event.pk,
         "delivery": delivery.pk,
         "attempt": attempt.pk,
+        "replay_job": replay_job.pk,
     }
     try:
         from alerts.models import Alert

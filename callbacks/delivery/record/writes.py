@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from callbacks import clock, signals
+from callbacks import clock, metrics, signals
 from callbacks.delivery import sql
 from callbacks.delivery.ids import uuid4_fast
 from callbacks.delivery.record import health, outcomes
@@ -60,6 +60,13 @@ OUTCOME_COLUMNS = (
     ("id", "uuid"),
     ("leased_by", "text"),
 )
+UNKNOWN_OUTCOME = "unknown"
+STOPPED_ERROR_CLASS = "worker_stopped"
+LEASE_EXPIRED_ERROR_CLASS = "lease_expired"
+# Places in ATTEMPT_COLUMNS, for the metrics.
+ATTEMPT_DURATION_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("duration_ms")
+ATTEMPT_OUTCOME_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("outcome")
+FINISHED_STATES = frozenset((Delivery.State.DELIVERED, Delivery.State.FAILED))
 RELEASE_COLUMNS = (("next_attempt_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
 HOLD_COLUMNS = (("id", "uuid"), ("leased_by", "text"))
 
@@ -104,7 +111,39 @@ class Job:
     rows: list[ClaimedRow]
     items: list[Item]
     sent_at: float = 0.0  # time.monotonic() when handed to a sender
+    started_at: float = 0.0  # time.time() of the same moment, for the attempt's record
     batch_id: uuid.UUID | None = None
+
+
+def unknown_attempt_row(
+    *,
+    delivery_id_param: Any,
+    number: int,
+    started_at_param: Any,
+    method: str,
+    url: str,
+    error_class: str,
+    reason: str,
+) -> tuple:
+    """An attempt row (ATTEMPT_COLUMNS) for a request whose answer nobody read."""
+    return (
+        sql.uuid_param(uuid4_fast()),
+        delivery_id_param,
+        number,
+        started_at_param,
+        0,
+        method,
+        url,
+        sql.json_param({}),
+        "",
+        None,
+        sql.json_param({}),
+        "",
+        error_class,
+        reason,
+        UNKNOWN_OUTCOME,
+        "",
+    )
 
 
 def _text(data: bytes, limit: int) -> str:
@@ -227,8 +266,45 @@ class Recorder:
             if outcome.succeeded:
                 tally.success(now)
             else:
-                tally.failure(now, exhausted=failed_for_good)
+                tally.failure(
+                    now, exhausted=failed_for_good, cause=(result.status, outcome.error_class, result.error_detail)
+                )
                 self.failures.append((row.id, attempt_id, outcome.error_class))
+        self.processed += len(job.rows)
+
+    def unknown(self, job: Job, *, reason: str) -> None:
+        """A request sent whose answer this worker will never read (it is stopping): an attempt of
+        unknown outcome, so the log counts every send, and the delivery due again at once. Not a
+        failure of the endpoint: no health or failure notice follows."""
+        now = clock.now()
+        now_param = sql.datetime_param(now)
+        for row in job.rows:
+            number = row.attempt_count + 1
+            self.attempts.append(
+                unknown_attempt_row(
+                    delivery_id_param=row.id_param,
+                    number=number,
+                    started_at_param=sql.datetime_param(
+                        clock.from_timestamp(job.started_at) if job.started_at else now
+                    ),
+                    method=job.snapshot.method,
+                    url=job.snapshot.url,
+                    error_class=STOPPED_ERROR_CLASS,
+                    reason=reason,
+                )
+            )
+            self.updates.append(
+                (
+                    Delivery.State.PENDING,
+                    number,
+                    now_param,
+                    None,
+                    STOPPED_ERROR_CLASS,
+                    None,
+                    row.id_param,
+                    self.worker_id,
+                )
+            )
         self.processed += len(job.rows)
 
     def release(self, rows: list[ClaimedRow]) -> None:
@@ -264,6 +340,7 @@ class Recorder:
             # Nothing of this batch is written; its leases expire and the deliveries are sent again.
             logger.exception("dispatch.record_failed", extra={"attempts": len(attempts)})
             return
+        _metrics_count(attempts=attempts, outcomes=updates)
         self.announcements.append((disabled, failures))
         if announce:
             self.announce()
@@ -276,6 +353,23 @@ class Recorder:
                 health.disabled_announce(disabled)
             if failures:
                 _failures_announce(failures)
+
+
+def _metrics_count(*, attempts: list[tuple], outcomes: list[tuple]) -> None:
+    """What a committed flush wrote, in the metrics: attempt durations by outcome, deliveries finished."""
+    durations: dict[str, Any] = {}
+    for row in attempts:
+        outcome = row[ATTEMPT_OUTCOME_INDEX]
+        histogram = durations.get(outcome)
+        if histogram is None:
+            histogram = durations[outcome] = metrics.attempt_duration.labels(outcome=outcome)
+        histogram.observe(row[ATTEMPT_DURATION_INDEX] / 1000)
+    finished: dict[str, int] = {}
+    for row in outcomes:
+        if row[0] in FINISHED_STATES:
+            finished[row[0]] = finished.get(row[0], 0) + 1
+    for state, count in finished.items():
+        metrics.deliveries_finished.labels(outcome=state).inc(count)
 
 
 def _rows_write(*, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]) -> None:

@@ -1,0 +1,150 @@
+"""Replaying a range of finished deliveries: counted against the account's quota, queued again at
+once when small, by a background job (`ReplayJob`, a django-q2 task) when large."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django_q.tasks import async_task
+
+from callbacks import clock
+from callbacks.delivery.wake import wake_request_on_commit
+from callbacks.models import Account, CallbackProfile, Delivery, ReplayJob
+from callbacks.services.deliveries import not_in_flight, with_batches
+from callbacks.services.quotas import quotas_of
+
+logger = logging.getLogger(__name__)
+
+REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
+REPLAY_JOB_TASK = "callbacks.tasks.replay_job_run"
+REPLAY_CHUNK_ROWS = 500  # one short write transaction each: producers and the engine get their turn between
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    """`count`: deliveries matching (a dry run), queued again (small replays) or to be (`job`)."""
+
+    count: int
+    limit: int
+    job: ReplayJob | None = None
+
+
+def replay_selection(
+    *,
+    account: Account,
+    profile: CallbackProfile | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    state: str | None = None,
+) -> QuerySet[Delivery]:
+    """The deliveries a replay would send again: the account's in `state` (default failed), created in
+    [since, until), of profiles that are enabled."""
+    state = state or Delivery.State.FAILED
+    if state not in REPLAYABLE_STATES:
+        raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
+    rows = Delivery.objects.filter(account=account, state=state, profile__status=CallbackProfile.Status.ENABLED)
+    if profile is not None:
+        rows = rows.filter(profile=profile)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows
+
+
+def _requeue(rows: QuerySet[Delivery], now: datetime) -> int:
+    # A delivery sent in a batch goes again with its whole batch: the same `webhook-id` and items.
+    return (
+        with_batches(rows)
+        .filter(not_in_flight(now))
+        .update(
+            state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
+        )
+    )
+
+
+def deliveries_replay(
+    *,
+    account: Account,
+    profile: CallbackProfile | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    state: str | None = None,
+    dry_run: bool = False,
+) -> ReplayOutcome:
+    """Send a range of finished deliveries again (they keep their ids). `dry_run` counts only.
+
+    Over the account's replay quota: refused with the count. Over CALLBACKS_REPLAY_INLINE_MAX: a
+    `ReplayJob` queues them in the background (its progress is on the job)."""
+    rows = replay_selection(account=account, profile=profile, since=since, until=until, state=state)
+    limit = quotas_of(account).replay
+    count = rows.count()
+    if dry_run:
+        return ReplayOutcome(count=count, limit=limit)
+    if count > limit:
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    f"{count:,} deliveries match this range; one replay can send at most {limit:,} (the account's "
+                    "quota): narrow the range, or ask an operator to raise the quota."
+                ]
+            }
+        )
+    now = clock.now()
+    if count > settings.CALLBACKS_REPLAY_INLINE_MAX:
+        with transaction.atomic():
+            job = ReplayJob.objects.create(
+                account=account,
+                profile=profile,
+                state=state or Delivery.State.FAILED,
+                since=since,
+                until=min(until, now) if until is not None else now,
+                total=count,
+            )
+            transaction.on_commit(lambda: async_task(REPLAY_JOB_TASK, str(job.pk), task_name=f"replay-{job.pk}"))
+        logger.info("delivery.replay_job_queued", extra={"account_id": str(account.pk), "job_id": str(job.pk)})
+        return ReplayOutcome(count=count, limit=limit, job=job)
+    with transaction.atomic():
+        replayed = _requeue(Delivery.objects.filter(pk__in=rows.values("pk")), now)
+        if replayed:
+            wake_request_on_commit()
+    logger.info("delivery.replay_requested", extra={"account_id": str(account.pk), "count": replayed})
+    return ReplayOutcome(count=replayed, limit=limit)
+
+
+def replay_job_run(*, job: ReplayJob) -> ReplayJob:
+    """Queue a job's deliveries again, REPLAY_CHUNK_ROWS per transaction in id order, recording how far it
+    got after each: a job that stops midway resumes where it was."""
+    ReplayJob.objects.filter(pk=job.pk).update(status=ReplayJob.Status.RUNNING, started_at=clock.now())
+    rows = replay_selection(account=job.account, profile=job.profile, since=job.since, until=job.until, state=job.state)
+    cursor = job.last_delivery_id
+    try:
+        while True:
+            chunk = rows.order_by("pk")
+            if cursor is not None:
+                chunk = chunk.filter(pk__gt=cursor)
+            ids = list(chunk.values_list("pk", flat=True)[:REPLAY_CHUNK_ROWS])
+            if not ids:
+                break
+            with transaction.atomic():
+                replayed = _requeue(rows.filter(pk__in=ids), clock.now())
+                cursor = ids[-1]
+                job.done += replayed
+                ReplayJob.objects.filter(pk=job.pk).update(done=job.done, last_delivery_id=cursor)
+                if replayed:
+                    wake_request_on_commit()
+    except Exception as error:
+        ReplayJob.objects.filter(pk=job.pk).update(
+            status=ReplayJob.Status.FAILED, error=repr(error)[:300], finished_at=clock.now()
+        )
+        raise
+    ReplayJob.objects.filter(pk=job.pk).update(status=ReplayJob.Status.DONE, finished_at=clock.now())
+    job.refresh_from_db()
+    logger.info("delivery.replay_job_done", extra={"job_id": str(job.pk), "done": job.done})
+    return job

@@ -1,0 +1,214 @@
+"""Quotas per account through the API: profiles, fan-out, sizes, events per second, replay size."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from callbacks import clock, event_types, tasks
+from callbacks.api import rate_limits
+from callbacks.delivery.engine import dispatch_batch
+from callbacks.models import CallbackProfile, Delivery, Event, ReplayJob
+from callbacks.services.quotas import quotas_of, quotas_set
+from tests.callbacks.engine_helpers import emit, profile_for
+
+PROFILES = "/api/v1/callback-profiles/"
+EVENTS = "/api/v1/events/"
+REPLAY = "/api/v1/deliveries/replay/"
+
+
+def profile_body(name: str = "Orders", **fields) -> dict:
+    return {"name": name, "url": "http://127.0.0.1:9/hooks", "event_types": [event_types.MESSAGE_STATUS], **fields}
+
+
+def failed_deliveries(account, profile, count: int) -> list[Delivery]:
+    event = emit(account, {"n": 1})
+    Delivery.objects.filter(event=event).delete()
+    return Delivery.objects.bulk_create(
+        [
+            Delivery(account=account, event=event, profile=profile, event_type=event.type, state="failed")
+            for _ in range(count)
+        ]
+    )
+
+
+def test_profiles_per_account_are_capped_with_the_count_named(api, account):
+    # given an account whose operator allows 2 profiles
+    quotas_set(account=account, quota_profiles=2)
+    for index in range(2):
+        assert api.post(PROFILES, profile_body(f"p{index}", event_types=[]), format="json").status_code == 201
+
+    # when a third is created
+    answer = api.post(PROFILES, profile_body("p2", event_types=[]), format="json")
+
+    # then it is refused with the count and the quota, and nothing is stored
+    assert answer.status_code == 400
+    message = answer.json()["non_field_errors"][0]
+    assert "2 profiles" in message and "quota is 2" in message
+    assert CallbackProfile.objects.filter(account=account).count() == 2
+
+
+def test_fan_out_per_event_type_is_capped_on_create_and_on_change(api, account):
+    # given 2 profiles subscribed to message.status and a fan-out quota of 2
+    quotas_set(account=account, quota_fanout=2)
+    for index in range(2):
+        assert api.post(PROFILES, profile_body(f"p{index}"), format="json").status_code == 201
+
+    # when a third subscribes to it, on create or by a change
+    created = api.post(PROFILES, profile_body("third"), format="json")
+    other = api.post(PROFILES, profile_body("other", event_types=[event_types.MESSAGE_INBOUND]), format="json")
+    changed = api.patch(
+        f"{PROFILES}{other.json()['id']}/",
+        {"event_types": [event_types.MESSAGE_INBOUND, event_types.MESSAGE_STATUS]},
+        format="json",
+    )
+
+    # then both are refused naming the event type, and one event still fans out to 2 deliveries
+    assert created.status_code == 400 and event_types.MESSAGE_STATUS in created.json()["event_types"][0]
+    assert other.status_code == 201
+    assert changed.status_code == 400 and "quota is 2" in changed.json()["event_types"][0]
+    event = emit(account)
+    assert Delivery.objects.filter(event=event).count() == 2
+
+
+def test_template_and_header_sizes_are_capped_by_default(api, account):
+    # given the defaults (16 KiB template, 8 KiB of headers)
+    big_template = '{"pad": "' + "x" * 64_000 + '", "phone": <data.phone>}'
+    many_headers = {f"X-Pad-{index}": "v" * 4000 for index in range(30)}
+
+    # when a profile comes with a 64 KiB template and 30 × 4 KiB headers
+    answer = api.post(PROFILES, profile_body(body_template=big_template, headers=many_headers), format="json")
+
+    # then both fields are refused with their size and the quota
+    assert answer.status_code == 400
+    errors = answer.json()
+    assert "quota is 16,384 bytes of a body template" in errors["body_template"][0]
+    assert "quota is 8,192 bytes of a profile's headers" in errors["headers"][0]
+    assert not CallbackProfile.objects.filter(account=account).exists()
+
+
+def test_an_operator_override_raises_a_size_quota_and_a_lowered_one_blocks_no_other_edit(api, account):
+    # given an operator who allowed a 40 KB template
+    quotas_set(account=account, quota_template_bytes=40_000)
+    template = '{"pad": "' + "x" * 30_000 + '"}'
+    created = api.post(PROFILES, profile_body(body_template=template), format="json")
+    assert created.status_code == 201
+
+    # when the quota is lowered again and the profile is renamed, then its template grown
+    quotas_set(account=account, quota_template_bytes=None)
+    renamed = api.patch(f"{PROFILES}{created.json()['id']}/", {"name": "Renamed"}, format="json")
+    grown = api.patch(f"{PROFILES}{created.json()['id']}/", {"body_template": template + " "}, format="json")
+
+    # then the rename goes through and the bigger template does not
+    assert renamed.status_code == 200
+    assert grown.status_code == 400 and "body_template" in grown.json()
+
+
+def test_events_per_second_answer_429_with_retry_after(api, other_api, account, monkeypatch):
+    # given an account allowed 3 events per second, at a fixed moment
+    quotas_set(account=account, quota_events_per_s=3)
+    moment = [1_900_000_000.4]
+    monkeypatch.setattr(rate_limits.time, "time", lambda: moment[0])
+    body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
+
+    # when it posts 4 events within that second
+    answers = [api.post(EVENTS, body, format="json") for _ in range(4)]
+
+    # then the 4th is 429 with Retry-After and a JSON error, and stores nothing; others are not slowed
+    assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
+    assert answers[3]["Retry-After"] == "1"
+    assert "at most 3 events per second" in answers[3].json()["detail"]
+    assert Event.objects.filter(account=account).count() == 3
+    assert other_api.post(EVENTS, body, format="json").status_code == 202
+    # and the next second it is accepted again
+    moment[0] += 1
+    assert api.post(EVENTS, body, format="json").status_code == 202
+
+
+def test_replay_over_the_quota_is_refused_with_the_count(api, account):
+    # given 8 failed deliveries and a replay quota of 5
+    quotas_set(account=account, quota_replay=5)
+    failed_deliveries(account, profile_for(account, None), 8)
+
+    # when the range is counted, then replayed
+    dry = api.post(REPLAY, {"dry_run": True}, format="json")
+    refused = api.post(REPLAY, {}, format="json")
+
+    # then the count and the limit are answered, the replay refused, and nothing queued again
+    assert dry.json() == {"count": 8, "dry_run": True, "limit": 5, "job": None}
+    assert refused.status_code == 400 and "8 deliveries match" in refused.json()["non_field_errors"][0]
+    assert Delivery.objects.filter(account=account, state="failed").count() == 8
+
+
+def test_large_replay_runs_as_a_background_job_with_progress(api, other_api, account, receiver, settings):
+    # given 7 failed deliveries, more than a replay sent at once
+    settings.CALLBACKS_REPLAY_INLINE_MAX = 3
+    profile = profile_for(account, receiver)
+    failed_deliveries(account, profile, 7)
+
+    # when they are replayed
+    answer = api.post(REPLAY, {"profile": str(profile.pk)}, format="json")
+
+    # then a job is queued with its progress, readable by its account only
+    assert answer.status_code == 202
+    job = answer.json()["job"]
+    assert answer.json()["count"] == 7 and job["status"] == "queued" and job["total"] == 7 and job["done"] == 0
+    assert answer["Location"].endswith(f"/api/v1/replay-jobs/{job['id']}/")
+    assert other_api.get(f"/api/v1/replay-jobs/{job['id']}/").status_code == 404
+    assert Delivery.objects.filter(account=account, state="failed").count() == 7
+
+    # and when the queued task runs, the job is done and the deliveries go out again
+    assert tasks.replay_job_run(job["id"]) == 7
+    progress = api.get(f"/api/v1/replay-jobs/{job['id']}/").json()
+    assert (progress["status"], progress["done"], progress["percent"]) == ("done", 7, 100)
+    assert [row["id"] for row in api.get("/api/v1/replay-jobs/").json()["results"]] == [job["id"]]
+    dispatch_batch(worker_id="test")
+    assert len(receiver.wait_for(7)) == 7
+
+
+def test_replay_job_resumes_where_it_stopped(account):
+    # given a job that queued part of its range before its worker stopped
+    profile = profile_for(account, None)
+    rows = sorted(failed_deliveries(account, profile, 6), key=lambda row: row.pk)
+    job = ReplayJob.objects.create(account=account, state="failed", until=clock.now() + timedelta(hours=1), total=6)
+    Delivery.objects.filter(pk__in=[row.pk for row in rows[:2]]).update(state="pending")
+    ReplayJob.objects.filter(pk=job.pk).update(done=2, last_delivery_id=rows[1].pk, status="running")
+
+    # when the task runs again
+    done = tasks.replay_job_run(str(job.pk))
+
+    # then the rest is queued, each once
+    assert done == 6
+    assert Delivery.objects.filter(profile=profile, state="pending").count() == 6
+
+
+def test_account_api_shows_quotas_and_a_key_cannot_raise_them(api, account):
+    # given an override of one quota
+    quotas_set(account=account, quota_profiles=7)
+
+    # when the account is read, and a key tries to raise its quotas
+    shown = api.get("/api/v1/account/").json()["quotas"]
+    api.patch("/api/v1/account/", {"quotas": {"profiles": 1000}, "quota_profiles": 1000}, format="json")
+
+    # then the quotas in force are shown, and nothing changed
+    assert shown == {
+        "profiles": 7,
+        "fanout": 20,
+        "template_bytes": 16384,
+        "header_bytes": 8192,
+        "events_per_s": 500,
+        "replay": 50000,
+    }
+    account.refresh_from_db()
+    assert quotas_of(account).profiles == 7
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "1.5", 10_000_001])
+def test_an_operator_gets_a_clear_error_for_a_bad_quota(account, value):
+    with pytest.raises(ValidationError) as error:
+        quotas_set(account=account, quota_fanout=value)
+    assert "quota_fanout" in error.value.message_dict
+    account.refresh_from_db()
+    assert account.quota_fanout is None
