@@ -10,6 +10,8 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from standardwebhooks.webhooks import Webhook
 
 from callbacks import clock
@@ -17,7 +19,7 @@ from callbacks.delivery.engine import dispatch_batch, dispatch_run
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.profiles import profile_create, profile_update
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, MembershipFactory
 from tests.receivers import Reply
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +271,21 @@ def test_two_workers_at_once_send_every_item_once_in_whole_batches(transactional
     assert all(1 <= len(sends[0]) <= 4 for sends in by_batch.values())
     retried = sum(len(sends) - 1 for sends in by_batch.values())
     assert retried == len([1 for index in range(1, len(answered) + 1) if index % 5 == 0])
+
+
+def test_the_delivery_log_finds_a_batch_by_the_webhook_id_a_receiver_reports(account, receiver):
+    # given a batch of 3 sent, and a person of the account in the delivery log
+    profile_for(account, receiver, batch_max_size=3)
+    events = [emit(account, {"n": number}) for number in range(3)]
+    dispatch_batch(worker_id="test")
+    [request] = receiver.wait_for(1)
+    client = Client()
+    client.force_login(MembershipFactory(account=account).user)
+
+    # when they search for the webhook-id the receiver saw
+    page = client.get(reverse("admin:callbacks_delivery_changelist"), {"q": request.header("webhook-id")})
+
+    # then every delivery of the batch is listed
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 3
+    assert {delivery.pk for delivery in page.context["cl"].result_list} == {delivery_of(e).pk for e in events}
