@@ -75,7 +75,7 @@ class DeliveryAdmin(AccountScopedAdmin):
         RecentFilter,
     ]
     search_fields = ["event_type"]
-    search_help_text = "Search by event id, delivery id, message id or phone number."
+    search_help_text = "Search by event id, delivery id or webhook-id (a batch's), message id or phone number."
     list_select_related = ["profile", "event"]
     list_per_page = 50
     actions = None
@@ -102,7 +102,8 @@ class DeliveryAdmin(AccountScopedAdmin):
             for key in SEARCH_PAYLOAD_KEYS:
                 match |= Q(**{f"event__payload__{key}": term})
             return queryset.filter(match), False
-        return queryset.filter(Q(event_id=identifier) | Q(pk=identifier)), False
+        # A batch's webhook-id, as a receiver reports it, finds every delivery of the batch.
+        return queryset.filter(Q(event_id=identifier) | Q(pk=identifier) | Q(batch_id=identifier)), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         self._writer = may_write(request)

@@ -177,8 +177,8 @@ class CallbackProfileForm(forms.ModelForm):
         }
         help_texts = {
             "md5_salt": "At most 40 characters: hash = md5(salt + account id + api key + callback id).",
-            "encryption_key": "16, 24 or 32 characters for AES-128, -192 or -256.",
-            "encryption_iv": "Exactly 16 characters. Used only when the random IV is off.",
+            "encryption_key": "16, 24 or 32 bytes for AES-128, -192 or -256 (UTF-8: a character outside ASCII takes 2 to 4).",
+            "encryption_iv": "Exactly 16 bytes (UTF-8). Used only when the random IV is off.",
         }
 
     def __init__(self, *args, account=None, operator: bool = False, **kwargs) -> None:

@@ -168,6 +168,10 @@ def _batches_form(
     return ready
 
 
+def _batching(snapshot: ProfileSnapshot | None) -> bool:
+    return snapshot is not None and snapshot.batch_max_size > 1 and snapshot.status == CallbackProfile.Status.ENABLED
+
+
 def batches_settle(
     rows: list[ClaimedRow],
     snapshots: dict[Any, ProfileSnapshot],
@@ -178,22 +182,18 @@ def batches_settle(
 ) -> list[ClaimedRow]:
     """The claimed rows as they go out: members of formed batches complete, new batches formed for
     batching profiles; deliveries of a batch still open wait for it to close (not in the answer)."""
-    if not any(row.batch_id for row in rows) and not any(
-        (snapshots.get(row.profile_id) or _SINGLE).batch_max_size > 1 for row in rows
-    ):
-        return rows
-    batched = [row for row in rows if row.batch_id]
+    batched: list[ClaimedRow] = []
     by_profile: dict[Any, list[ClaimedRow]] = defaultdict(list)
-    single: list[ClaimedRow] = []
+    settled: list[ClaimedRow] = []
     for row in rows:
         if row.batch_id:
-            continue
-        snapshot = snapshots.get(row.profile_id)
-        if snapshot is not None and snapshot.batch_max_size > 1 and snapshot.status == CallbackProfile.Status.ENABLED:
+            batched.append(row)
+        elif _batching(snapshots.get(row.profile_id)):
             by_profile[row.profile_id].append(row)
         else:
-            single.append(row)
-    settled = list(single)
+            settled.append(row)
+    if not batched and not by_profile:
+        return rows
     with connection.cursor() as cursor:
         if batched:
             settled.extend(_batches_complete(cursor, batched, worker_id=worker_id, now=now, lease_end=lease_end))
@@ -202,10 +202,3 @@ def batches_settle(
                 _batches_form(cursor, snapshots[profile_id], claimed, worker_id=worker_id, now=now, lease_end=lease_end)
             )
     return settled
-
-
-class _Single:
-    batch_max_size = 1
-
-
-_SINGLE = _Single()

@@ -230,6 +230,11 @@
     }
     return span;
   }
+
+  function utf8Length(text) {
+    return new TextEncoder().encode(text).length;
+  }
+
   function checkEncryption() {
     var cipher = document.getElementById("id_encryption_cipher");
     if (!cipher) return;
@@ -240,20 +245,22 @@
     var keyHint = hint(key, "cc-key-check"), ivHint = hint(iv, "cc-iv-check");
     if (!bits) { keyHint.textContent = ""; ivHint.textContent = ""; }
     if (bits && key.value) {
-      var want = KEY_LENGTHS[bits], have = key.value.length;
+      // The key is its UTF-8 bytes: a character outside ASCII counts 2 to 4.
+      var want = KEY_LENGTHS[bits], have = utf8Length(key.value);
       keyHint.className = "cc-live-check " + (have === want ? "ok" : "ko");
-      keyHint.textContent = have === want ? "✓ " + have + " characters" : have + " of " + want + " characters for AES-" + bits;
+      keyHint.textContent = have === want ? "✓ " + have + " bytes" : have + " of " + want + " bytes for AES-" + bits;
     } else if (bits) {
       keyHint.className = "cc-live-check";
       // An empty box over a stored key keeps that key: nothing to count.
-      keyHint.textContent = key.placeholder ? "" : KEY_LENGTHS[bits] + " characters needed";
+      keyHint.textContent = key.placeholder ? "" : KEY_LENGTHS[bits] + " bytes needed";
     }
     var fixed = random && !random.checked;
     var ivRow = iv.closest(".form-row");
     if (ivRow) ivRow.style.opacity = fixed ? "1" : ".55";
     if (bits && fixed) {
-      ivHint.className = "cc-live-check " + (iv.value.length === 16 ? "ok" : "ko");
-      ivHint.textContent = iv.value.length === 16 ? "✓ 16 characters" : iv.value.length + " of 16 characters";
+      var ivLength = utf8Length(iv.value);
+      ivHint.className = "cc-live-check " + (ivLength === 16 ? "ok" : "ko");
+      ivHint.textContent = ivLength === 16 ? "✓ 16 bytes" : ivLength + " of 16 bytes";
     } else {
       ivHint.textContent = "";
     }

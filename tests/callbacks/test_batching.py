@@ -4,16 +4,22 @@ as a unit (the same webhook-id and items, in order) through retries, Retry now a
 from __future__ import annotations
 
 import json
+import os
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from standardwebhooks.webhooks import Webhook
 
 from callbacks import clock
-from callbacks.delivery.engine import dispatch_batch
+from callbacks.delivery.engine import dispatch_batch, dispatch_run
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.profiles import profile_create, profile_update
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for
+from tests.factories import AccountFactory, MembershipFactory
 from tests.receivers import Reply
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +228,65 @@ def test_a_batch_whose_profile_can_no_longer_batch_goes_out_one_by_one(account, 
     )
     assert sorted(json.loads(request.query["data"][0])["n"] for request in requests) == [0, 1]
     assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (DATABASE_URL)"
+)
+def test_two_workers_at_once_send_every_item_once_in_whole_batches(transactional_db, receiver):
+    # given a batching profile with 60 events waiting, the receiver failing every fifth request once
+    account = AccountFactory()
+    profile_for(account, receiver, batch_max_size=4, batch_max_wait_ms=0, retry_schedule_s=[0, 0, 0], max_in_flight=4)
+    answered = []
+
+    def flaky(request):
+        answered.append(request.header("webhook-id"))
+        return Reply(status=500 if len(answered) % 5 == 0 else 200)
+
+    receiver.respond_by(flaky)
+    for number in range(60):
+        emit(account, {"n": number})
+
+    # when two dispatchers run at the same time until nothing is due
+    def run(name: str) -> None:
+        try:
+            dispatch_run(worker_id=name, budget_s=30, linger_s=0.5)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run, args=(f"w{index}",)) for index in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    # then every event was delivered, each request was a whole batch, and a batch sent twice was a retry
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}
+    by_batch: dict[str, list[list[int]]] = {}
+    for request in receiver.requests:
+        by_batch.setdefault(request.header("webhook-id"), []).append(_numbers(request))
+    assert sorted(n for sends in by_batch.values() for n in sends[0]) == list(range(60))
+    assert all(len(set(map(tuple, sends))) == 1 for sends in by_batch.values())  # retried identical
+    assert all(1 <= len(sends[0]) <= 4 for sends in by_batch.values())
+    retried = sum(len(sends) - 1 for sends in by_batch.values())
+    assert retried == len([1 for index in range(1, len(answered) + 1) if index % 5 == 0])
+
+
+def test_the_delivery_log_finds_a_batch_by_the_webhook_id_a_receiver_reports(account, receiver, settings):
+    # given a batch of 3 sent, and a person of the account in the delivery log
+    settings.AXES_ENABLED = False  # force_login carries no client address for sign-in auditing to store
+    profile_for(account, receiver, batch_max_size=3)
+    events = [emit(account, {"n": number}) for number in range(3)]
+    dispatch_batch(worker_id="test")
+    [request] = receiver.wait_for(1)
+    client = Client()
+    client.force_login(MembershipFactory(account=account).user)
+
+    # when they search for the webhook-id the receiver saw
+    page = client.get(reverse("admin:callbacks_delivery_changelist"), {"q": request.header("webhook-id")})
+
+    # then every delivery of the batch is listed
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 3
+    assert {delivery.pk for delivery in page.context["cl"].result_list} == {delivery_of(e).pk for e in events}

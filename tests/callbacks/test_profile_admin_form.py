@@ -41,7 +41,9 @@ def _form_data(**overrides) -> dict:
 
 
 @pytest.fixture
-def owner_client(account) -> Client:
+def owner_client(account, settings) -> Client:
+    # force_login carries no client address, which sign-in auditing cannot store on PostgreSQL
+    settings.AXES_ENABLED = False
     membership = MembershipFactory(account=account, role=Membership.Role.OWNER)
     client = Client()
     client.force_login(membership.user)

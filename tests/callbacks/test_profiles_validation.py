@@ -46,6 +46,16 @@ def test_url_must_be_https_unless_the_operator_allows_http(api, settings):
 
 
 @pytest.mark.django_db
+def test_the_scheme_message_names_what_this_installation_allows(api, settings):
+    settings.CALLBACKS_ALLOW_HTTP = True
+    assert "must start with https:// or http://." in refused(api, "url", url="127.0.0.1:9/hook")
+    assert "must start with https:// or http://" in refused(api, "url", url="ftp://127.0.0.1/x")
+    settings.CALLBACKS_ALLOW_HTTP = False
+    message = refused(api, "url", url="http://127.0.0.1:9/hook")
+    assert "must start with https://." in message and "http://" not in message.replace("https://", "")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "url", ["https://127.0.0.1/x", "https://169.254.169.254/latest", "https://[::ffff:10.0.0.1]/x", "https://0x7f.1/x"]
 )

@@ -63,8 +63,10 @@ def test_configure_a_callback_with_headers_template_encryption_and_events(page, 
     # a template with an unknown placeholder, and an encryption key of the wrong length
     page.fill("#id_body_template", '{"phone": <data.phone>, "who": <data.nobody>}')
     page.select_option("#id_encryption_cipher", "aes-256-gcm")
+    page.fill("#id_encryption_key", "é" * 16)  # counted as the server counts it: UTF-8 bytes
+    expect(page.locator("#cc-key-check")).to_have_text("✓ 32 bytes")
     page.fill("#id_encryption_key", "too-short")
-    expect(page.locator("#cc-key-check")).to_have_text("9 of 32 characters for AES-256")
+    expect(page.locator("#cc-key-check")).to_have_text("9 of 32 bytes for AES-256")
     page.uncheck("#id_encryption_iv_random")
     expect(page.locator("#cc-gcm-warning")).to_contain_text("reuses the nonce")
     page.check("#id_encryption_iv_random")
@@ -82,7 +84,7 @@ def test_configure_a_callback_with_headers_template_encryption_and_events(page, 
     # when they fix both (secrets are never sent back, so the key is typed again)
     page.fill("#id_body_template", '{"phone": <data.phone>, "status": <data.status>, "id": <event.id>}')
     page.fill("#id_encryption_key", "k" * 32)
-    expect(page.locator("#cc-key-check")).to_have_text("✓ 32 characters")
+    expect(page.locator("#cc-key-check")).to_have_text("✓ 32 bytes")
     expect(page.get_by_label("Header name")).to_have_value("X-Shop")
     page.get_by_role("button", name="Save", exact=True).click()
 
