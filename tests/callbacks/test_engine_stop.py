@@ -129,7 +129,19 @@ def test_a_delivery_claimed_again_after_its_lease_ran_out_logs_the_lost_send(acc
 def test_the_wake_flag_of_a_killed_cluster_blocks_wakes_briefly_and_a_start_clears_it():
     # given a wake flag left set by a cluster killed with its wake-up taken
     assert wake.WAKE_FLAG_TTL_S <= 2
-    wake._cache().set(wake.WAKE_QUEUED_KEY, 1, timeout=wake.WAKE_FLAG_TTL_S)
+    assert wake.wake_request() is True
+    wake.wake_memory_clear()
     assert wake.wake_request() is False
     # when a cluster starts, then it queues a wake at once
     assert wake.wake_on_start() is True
+
+
+def test_a_lost_wake_holds_the_next_ones_back_for_the_flags_lifetime_only():
+    # given a wake queued and lost (its flag set, no task will clear it)
+    assert wake.wake_request() is True
+    wake.wake_memory_clear()
+    assert wake.wake_request() is False
+    # when the flag's lifetime has passed, then new work queues a wake again
+    time.sleep(wake.WAKE_FLAG_TTL_S + 0.1)
+    wake.wake_memory_clear()
+    assert wake.wake_request() is True
