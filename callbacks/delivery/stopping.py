@@ -30,7 +30,9 @@ DEFAULT_STOP_GRACE_S = 10.0
 # Kept back from the grace for writing the outcomes and for the cluster's own shutdown.
 STOP_MARGIN_S = 1.5
 
-_shared_flag: Any = None  # a multiprocessing Event shared by a cluster's processes (fork)
+# One byte of shared memory the cluster's processes inherit (fork). No lock: a process killed while
+# reading or writing it (the OOM killer, SIGKILL) can leave nothing held that the others wait on.
+_shared_flag: Any = None
 _local_flag = threading.Event()
 _stop_seen_at: float | None = None
 _runs_under_way = 0
@@ -45,20 +47,20 @@ def stop_flag_install() -> None:
     """In a cluster's main process, before it forks: the flag its workers inherit."""
     global _shared_flag
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    _shared_flag = context.Event() if context else multiprocessing.Event()
+    _shared_flag = (context or multiprocessing).RawValue("b", 0)
 
 
 def stop_request() -> None:
     """Ask every dispatcher of this cluster (and of this process) to stop."""
     _local_flag.set()
     if _shared_flag is not None:
-        _shared_flag.set()
+        _shared_flag.value = 1
 
 
 def stop_requested() -> bool:
     """Whether a stop was asked for; notes when this process first saw it (the grace counts from then)."""
     global _stop_seen_at
-    if _local_flag.is_set() or (_shared_flag is not None and _shared_flag.is_set()):
+    if _local_flag.is_set() or (_shared_flag is not None and _shared_flag.value):
         if _stop_seen_at is None:
             _stop_seen_at = time.monotonic()
         return True
@@ -76,7 +78,7 @@ def stop_reset() -> None:
     global _stop_seen_at
     _local_flag.clear()
     if _shared_flag is not None:
-        _shared_flag.clear()
+        _shared_flag.value = 0
     _stop_seen_at = None
 
 
