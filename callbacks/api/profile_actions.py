@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -82,6 +83,7 @@ class ProfileStatsView(APIView):
         description="Delivered, failed and attempts, in total and per event type, from the hourly rollups; "
         "optionally only the hours in [since, until).",
         parameters=[StatsFilterSerializer],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request, pk) -> Response:
         profile = _profile(request, pk)
