@@ -11,7 +11,7 @@ from typing import Any
 
 from django_q.models import Schedule
 
-from callbacks.delivery import retention, wake
+from callbacks.delivery import retention, stopping, wake
 from callbacks.delivery.engine import dispatch_run
 from callbacks.models import ReplayJob
 from callbacks.services import replays
@@ -24,14 +24,15 @@ PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
 
 def _dispatch(*, linger_s: float | None = None) -> int:
     kwargs = {} if linger_s is None else {"linger_s": linger_s}
-    result = dispatch_run(worker_id=wake.worker_id_new(), on_backlog=wake.help_request, **kwargs)
-    if result.stopped:
-        # What this worker handed back is due now: another cluster takes it at once (this one's
-        # wake flag, if it holds one, would hold the wake back).
-        wake.wake_flag_clear()
-        wake.wake_request()
-    elif result.budget_spent:
-        wake.wake_request()
+    with stopping.dispatch_running():
+        result = dispatch_run(worker_id=wake.worker_id_new(), on_backlog=wake.help_request, **kwargs)
+        if result.stopped:
+            # What this worker handed back is due now: another cluster takes it at once (this one's
+            # wake flag, if it holds one, would hold the wake back).
+            wake.wake_flag_clear()
+            wake.wake_request()
+        elif result.budget_spent:
+            wake.wake_request()
     return result.processed
 
 

@@ -3,8 +3,12 @@ hands back what it has not sent; and a delivery whose worker died is logged with
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,8 @@ from tests.callbacks.engine_helpers import emit, profile_for
 from tests.receivers import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stop_when(condition, timeout_s: float = 20) -> threading.Thread:
@@ -129,7 +135,49 @@ def test_a_delivery_claimed_again_after_its_lease_ran_out_logs_the_lost_send(acc
 def test_the_wake_flag_of_a_killed_cluster_blocks_wakes_briefly_and_a_start_clears_it():
     # given a wake flag left set by a cluster killed with its wake-up taken
     assert wake.WAKE_FLAG_TTL_S <= 2
-    wake._cache().set(wake.WAKE_QUEUED_KEY, 1, timeout=wake.WAKE_FLAG_TTL_S)
+    assert wake.wake_request() is True
+    wake.wake_memory_clear()
     assert wake.wake_request() is False
     # when a cluster starts, then it queues a wake at once
     assert wake.wake_on_start() is True
+
+
+def test_a_lost_wake_holds_the_next_ones_back_for_the_flags_lifetime_only():
+    # given a wake queued and lost (its flag set, no task will clear it)
+    assert wake.wake_request() is True
+    wake.wake_memory_clear()
+    assert wake.wake_request() is False
+    # when the flag's lifetime has passed, then new work queues a wake again
+    time.sleep(wake.WAKE_FLAG_TTL_S + 0.1)
+    wake.wake_memory_clear()
+    assert wake.wake_request() is True
+
+
+WORKER_SIGTERM_SCRIPT = """
+import os, signal, sys
+from callbacks.delivery import stopping
+stopping.worker_signals_install()
+if sys.argv[1] == "during-a-run":
+    with stopping.dispatch_running():
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("run stopping:", stopping.stop_requested(), flush=True)
+    print("still alive after the run", flush=True)
+else:
+    os.kill(os.getpid(), signal.SIGTERM)
+    print("still alive", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "printed"),
+    [("during-a-run", "run stopping: True\n"), ("between-runs", "")],
+)
+def test_a_worker_sent_sigterm_ends_once_its_dispatcher_run_has_stopped(when, printed):
+    # given a cluster worker's signal handling, a SIGTERM sent to the worker itself
+    # (the whole process group signalled, or django-q2 ending a task past its timeout)
+    completed = subprocess.run(
+        [sys.executable, "-c", WORKER_SIGTERM_SCRIPT, when], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    # then a run under way stops first, and the worker ends as SIGTERM ends it, run or no run
+    assert completed.stdout == printed
+    assert completed.returncode == -signal.SIGTERM
