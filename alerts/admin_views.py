@@ -70,7 +70,10 @@ def configure_events_view(request: HttpRequest) -> HttpResponse:
     account = account_required(request)
     writer = may_write(request)
     binding = telegram_binding_state(account=account, show_link=writer)
-    form = AlertSettingsForm(request.POST or None, initial=_initial(account, binding))
+    initial = _initial(account, binding)
+    if request.GET.get("telegram") == "new":
+        initial["telegram"] = True  # just reacquired: the new link is the next step
+    form = AlertSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and writer and form.is_valid():
         try:
             alert_settings_update(account=account, **form.service_fields())
@@ -117,6 +120,8 @@ def telegram_reacquire_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and may_write(request):
         telegram_binding_reacquire(account=account)
         messages.success(request, "The previous chat is unbound. Open the new START BOT link to bind a chat.")
+        # Telegram stays chosen, so the new START BOT link shows at once.
+        return HttpResponseRedirect(reverse("admin:alerts_configure") + "?telegram=new")
     return HttpResponseRedirect(reverse("admin:alerts_configure"))
 
 

@@ -9,7 +9,15 @@ from datetime import datetime
 
 from alerts.failure_classes import failure_class_text
 from alerts.models import Alert, AlertRecipients
-from alerts.notices import alert_subject, alert_text, failure_notice_context, local_time, screen_link, url_mask
+from alerts.notices import (
+    alert_figures,
+    alert_subject,
+    alert_text,
+    failure_notice_context,
+    local_time,
+    screen_link,
+    url_mask,
+)
 from alerts.notifiers.email import email_send
 from alerts.telegram import telegram_is_configured, telegram_message_send
 from callbacks import clock, metrics
@@ -48,6 +56,7 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
                     "account": alert.account,
                     "notice": notice,
                     "text": text,
+                    "figures": alert_figures(alert=alert),
                     "fired_at": local_time(alert.fired_at, alert.account),
                     "resolved_at": local_time(alert.resolved_at, alert.account),
                     "link": screen_link("alerts_configure"),

@@ -21,7 +21,7 @@ from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import Account, ApiKey
 from callbacks.services.accounts import account_create, account_update, account_values_check
-from callbacks.services.api_keys import api_key_create, api_key_revoke
+from callbacks.services.api_keys import api_key_create, api_key_revoke, api_key_values_check
 from callbacks.services.quotas import QUOTA_FIELDS, QUOTAS, quota_default, quotas_check, quotas_of, quotas_set
 from callbacks.tenancy import accounts_for_user
 
@@ -224,22 +224,29 @@ class ApiKeyCreateForm(forms.ModelForm):
         model = ApiKey
         fields = ["name"]
 
+    def _expires_at(self):
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None
+
     def clean(self):
+        """Checked by the API keys service; nothing is written until the screen saves."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        days = cleaned.get("expires_in_days")
         try:
-            self.created_key, self.raw_key = api_key_create(
-                account=self.account,
-                name=cleaned.get("name", ""),
-                scopes=cleaned.get("scope_choices") or [],
-                expires_at=timezone.now() + timedelta(days=days) if days else None,
-                created_by=self.user,
-            )
+            api_key_values_check(scopes=cleaned.get("scope_choices") or [], expires_at=self._expires_at())
         except ValidationError as error:
             service_errors_show(self, error, {"scopes": "scope_choices", "expires_at": "expires_in_days"})
         return cleaned
+
+    def service_save(self) -> tuple[ApiKey, str]:
+        return api_key_create(
+            account=self.account,
+            name=self.cleaned_data.get("name", ""),
+            scopes=self.cleaned_data.get("scope_choices") or [],
+            expires_at=self._expires_at(),
+            created_by=self.user,
+        )
 
 
 class ApiKeyAdmin(AccountScopedAdmin):
@@ -327,11 +334,12 @@ class ApiKeyAdmin(AccountScopedAdmin):
         return BoundForm
 
     def save_form(self, request, form, change):
-        secret_stash(request, slot=f"apikey:{form.created_key.pk}", value=form.raw_key)
-        return form.created_key
+        created_key, raw_key = form.service_save()
+        secret_stash(request, slot=f"apikey:{created_key.pk}", value=raw_key)
+        return created_key
 
     def save_model(self, request, obj, form, change) -> None:
-        """Already saved by `api_key_create` in the form's validation."""
+        """Saved by `api_key_create` in `save_form`."""
 
     def save_related(self, request, form, formsets, change) -> None:
         """No related rows."""

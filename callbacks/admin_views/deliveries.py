@@ -10,7 +10,7 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from callbacks import event_types
 from callbacks.admin_views.accounts import status_mark
 from callbacks.admin_views.errors import service_errors_show
-from callbacks.admin_views.filters import RecentFilter
+from callbacks.admin_views.filters import RecentFilter, filter_titled
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.selectors.replays import replay_job_get, replay_job_list
@@ -38,10 +38,13 @@ class ProfileFilter(admin.SimpleListFilter):
     parameter_name = "profile"
 
     def lookups(self, request, model_admin):
-        profiles = CallbackProfile.objects.all()
+        profiles = CallbackProfile.all_objects.all()  # a deleted callback's history is still in the log
         if not request.user.is_superuser:
             profiles = profiles.filter(account=account_required(request))
-        return [(str(profile.pk), profile.name) for profile in profiles.order_by("name")[:100]]
+        rows = profiles.order_by(F("deleted_at").asc(nulls_first=True), "name").values_list("pk", "name", "deleted_at")[
+            :100
+        ]
+        return [(str(pk), f"{name} (deleted callback)" if deleted_at else name) for pk, name, deleted_at in rows]
 
     def queryset(self, request, queryset):
         try:
@@ -65,7 +68,12 @@ class EventTypeFilter(admin.SimpleListFilter):
 class DeliveryAdmin(AccountScopedAdmin):
     list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer", "row_actions"]
     list_display_links = ["created"]
-    list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
+    list_filter = [
+        ("state", filter_titled(admin.ChoicesFieldListFilter, "status")),
+        ProfileFilter,
+        EventTypeFilter,
+        RecentFilter,
+    ]
     search_fields = ["event_type"]
     search_help_text = "Search by event id, delivery id, message id or phone number."
     list_select_related = ["profile", "event"]
@@ -168,6 +176,7 @@ class DeliveryAdmin(AccountScopedAdmin):
             "title": "Delivery",
             "event_json": json.dumps(delivery.event.payload, indent=2, ensure_ascii=False),
             "delivery": delivery,
+            "event_label": event_types.label_of(delivery.event_type),
             "attempts": delivery.attempts.order_by("number"),
             "may_write": may_write(request),
             "opts": self.opts,

@@ -89,3 +89,14 @@ class RecentFilter(admin.SimpleListFilter):
         if window is None:
             return queryset
         return queryset.filter(**{f"{self.field_name}__gte": timezone.now() - window})
+
+
+def filter_titled(filter_class: type[admin.FieldListFilter], title: str) -> type[admin.FieldListFilter]:
+    """A field's list filter under the title the screen uses for that column ("Status", not "state")."""
+
+    class Titled(filter_class):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled

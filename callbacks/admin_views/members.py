@@ -145,11 +145,15 @@ class MembershipAdmin(AccountScopedAdmin):
             except ValidationError as error:
                 service_errors_show(form, error)
             else:
-                messages.success(
-                    request,
-                    f"Invited {membership.user.email} to {account.name} as {membership.get_role_display()}: "
-                    "an e-mail with a link to sign in is on its way.",
-                )
+                invited = f"Invited {membership.user.email} to {account.name} as {membership.get_role_display()}"
+                if membership.invitation_sent:
+                    messages.success(request, f"{invited}: an e-mail with a link to sign in is on its way.")
+                else:
+                    messages.warning(
+                        request,
+                        f"{invited}, but the e-mail could not be sent (the mail server refused it). "
+                        "Remove them and invite again once e-mail works.",
+                    )
                 return HttpResponseRedirect(reverse("admin:callbacks_membership_changelist"))
         context = {
             **self.admin_site.each_context(request),

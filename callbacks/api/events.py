@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callbacks import metrics
 from callbacks.api.delivery_serializers import (
     EventBatchAnswerSerializer,
     EventBatchSerializer,
@@ -145,6 +146,7 @@ class EventBatchView(APIView):
             for result in results
         ]
         accepted = sum(1 for result in results if result.event is not None)
+        metrics.events_refused.labels(status="item").inc(len(results) - accepted)
         return Response(
             {"accepted": accepted, "refused": len(results) - accepted, "results": answers},
             status=status.HTTP_207_MULTI_STATUS,

@@ -71,11 +71,13 @@ class ProfileSerializer(serializers.Serializer):
         "<data.phone> may stand in the path and query; they are percent-encoded.",
     )
     http_method = serializers.ChoiceField(choices=CallbackProfile.HttpMethod.choices, required=False)
+    # Values as given: the profile rules refuse anything but text HTTP can carry, with the reason.
     headers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        child=serializers.JSONField(allow_null=True),
         required=False,
-        help_text="Extra headers, name → value. Host, Content-Length, Connection, Transfer-Encoding, other "
-        "hop-by-hop headers, Authorization and webhook-* are refused.",
+        help_text="Extra headers, name → value (text of visible ASCII characters, spaces and tabs). Host, "
+        "Content-Length, Connection, Transfer-Encoding, other hop-by-hop headers, Authorization and webhook-* "
+        "are refused.",
     )
     body_type = serializers.ChoiceField(choices=CallbackProfile.BodyType.choices, required=False)
     body_template = serializers.CharField(

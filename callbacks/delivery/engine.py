@@ -24,6 +24,7 @@ from django.db import transaction
 
 from callbacks import clock
 from callbacks.delivery import sql, stopping
+from callbacks.delivery.batching import batch_order, batches_settle
 from callbacks.delivery.claim import (
     EventCache,
     ProfileCache,
@@ -33,7 +34,7 @@ from callbacks.delivery.claim import (
     next_due_at,
 )
 from callbacks.delivery.record.writes import ClaimedRow, Job, Recorder
-from callbacks.delivery.render.request import Item, ProfileSnapshot, request_render
+from callbacks.delivery.render.request import Item, request_render
 from callbacks.delivery.send.transport import TransportResult, transport
 from callbacks.models import CallbackProfile
 
@@ -105,6 +106,7 @@ class Dispatcher:
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
             sql.dispatcher_transaction_settings()
+            self.recorder.releases_write()
             self._park_slow(saturated, now)
             rows = deliveries_claim(
                 worker_id=self.worker_id,
@@ -114,6 +116,14 @@ class Dispatcher:
                 skip_profiles=saturated,
                 room_for=self._rooms,
             )
+            if rows:
+                rows = batches_settle(
+                    rows,
+                    self.profiles.get_many({row.profile_id for row in rows}),
+                    worker_id=self.worker_id,
+                    now=now,
+                    lease_end=sql.datetime_param(now + timedelta(seconds=self.lease_s)),
+                )
             # Last: the rollup and profile rows it updates are shared with other workers, so their locks
             # are held only until the commit that follows.
             self.recorder.flush(announce=False)
@@ -134,25 +144,12 @@ class Dispatcher:
             if snapshot.status != CallbackProfile.Status.ENABLED:
                 self.recorder.hold(present)
                 continue
-            for group in self._groups(snapshot, present, now):
+            for group in _groups(present, batches=snapshot.can_batch):
                 items = [Item(delivery_id=row.id, event=events[row.event_id]) for row in group]
-                self._enqueue(Job(snapshot=snapshot, rows=group, items=items))
+                batch_id = group[0].batch_id if snapshot.can_batch else None
+                self._enqueue(Job(snapshot=snapshot, rows=group, items=items, batch_id=batch_id))
         self._mark_unflushed()
         return len(rows)
-
-    def _groups(self, snapshot: ProfileSnapshot, rows: list[ClaimedRow], now: datetime) -> list[list[ClaimedRow]]:
-        size = snapshot.batch_max_size
-        if size <= 1:
-            return [[row] for row in rows]
-        rows = sorted(rows, key=lambda row: row.created_at)
-        groups = [rows[start : start + size] for start in range(0, len(rows), size)]
-        last = groups[-1]
-        wait = timedelta(milliseconds=snapshot.batch_max_wait_ms)
-        if len(last) < size and wait and all(row.attempt_count == 0 for row in last):
-            ready_at = last[0].created_at + wait
-            if ready_at > now:  # the batch is still filling: all of it comes back together then
-                self.recorder.defer(groups.pop(), ready_at)
-        return groups
 
     def _park_slow(self, saturated: tuple, now: datetime) -> None:
         """A saturated profile that answers slowly keeps due only what its slots get through in PARK_S;
@@ -235,7 +232,7 @@ class Dispatcher:
 
     def _submit(self, job: Job) -> None:
         try:
-            request = request_render(job.snapshot, job.items)
+            request = request_render(job.snapshot, job.items, batch_id=job.batch_id)
         except Exception as error:  # a template or cipher the profile cannot use: a failed attempt
             logger.warning("dispatch.render_failed", extra={"profile_id": str(job.snapshot.id), "error": repr(error)})
             failed = TransportResult(started_at=time.time(), error_class="render_error", error_detail=repr(error)[:500])
@@ -332,6 +329,19 @@ class Dispatcher:
 
     def unanswered(self) -> list[Job]:
         return list(self.sent.values())
+
+
+def _groups(rows: list[ClaimedRow], *, batches: bool) -> list[list[ClaimedRow]]:
+    """One request per delivery, or per batch (its items in the batch's order). A profile changed
+    since to a body or method that carries one event sends its batches' members one by one."""
+    by_batch: dict[Any, list[ClaimedRow]] = defaultdict(list)
+    groups = []
+    for row in rows:
+        if row.batch_id is None or not batches:
+            groups.append([row])
+        else:
+            by_batch[row.batch_id].append(row)
+    return groups + [batch_order(batch) for batch in by_batch.values()]
 
 
 def dispatch_batch(*, worker_id: str, batch_size: int = DEFAULT_BATCH_SIZE) -> int:

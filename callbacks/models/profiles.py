@@ -92,6 +92,8 @@ class CallbackProfile(models.Model):
     signing_secret = EncryptedTextField(blank=True, help_text="whsec_…")
     previous_signing_secret = EncryptedTextField(blank=True)
     previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Secrets retired before the previous one that still sign: JSON [[secret, unix seconds it stops], …].
+    older_signing_secrets = EncryptedTextField(blank=True)
     sign_md5 = models.BooleanField(default=False)
     md5_salt = EncryptedTextField(blank=True)
 

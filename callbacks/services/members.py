@@ -50,7 +50,8 @@ def member_invite(*, account: Account, email: str, role: str, granted_by: str | 
     """Add the person with `email` to `account` with `role` and e-mail them how to sign in.
 
     `granted_by` is the inviter's role (None for an operator). A new address gets a user without a
-    password and a link to set one; a known one gets a link to sign in."""
+    password and a link to set one; a known one gets a link to sign in. `invitation_sent` on the
+    answer says whether the mail server took the e-mail."""
     email = (email or "").strip().lower()
     try:
         validate_email(email)
@@ -72,7 +73,12 @@ def member_invite(*, account: Account, email: str, role: str, granted_by: str | 
         if Membership.objects.filter(user=user, account=account).exists():
             raise ValidationError({"email": f"{email} is already a member of {account.name}."})
         membership = Membership.objects.create(user=user, account=account, role=role)
-    _invitation_send(membership=membership)
+    try:
+        _invitation_send(membership=membership)
+        membership.invitation_sent = True
+    except Exception:  # the mail server refused: the member stays, the screen says the e-mail did not go
+        logger.exception("member.invitation_not_sent", extra={"account_id": str(account.pk)})
+        membership.invitation_sent = False
     logger.info("member.invited", extra={"account_id": str(account.pk), "role": role})
     return membership
 

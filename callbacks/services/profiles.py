@@ -6,6 +6,7 @@ ValidationError naming each failing field. Secrets are write-only: a change that
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from callbacks.delivery.render.signing import retired_secrets as signing_retired_secrets
 from callbacks.delivery.render.signing import signing_secret_generate
 from callbacks.models import Account, CallbackProfile, Delivery
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
@@ -75,14 +77,28 @@ def _profile_values(profile: CallbackProfile, event_type_codes: list[str]) -> di
     return values
 
 
+def profile_validate(*, account: Account, profile: CallbackProfile | None = None, **fields: Any) -> dict[str, Any]:
+    """Check what `profile_create` (no profile) or `profile_update` would save, writing nothing: the
+    cleaned values, or a ValidationError naming each failing field (for forms to show before saving)."""
+    _fields_accept(fields)
+    status = fields.pop("status", None)
+    if status is not None and (profile is None or status != profile.status):
+        _user_status_clean(status)
+    if profile is None:
+        values = _profile_values(CallbackProfile(account=account), [])
+    else:
+        current = CallbackProfile.objects.get(pk=profile.pk)
+        values = _profile_values(current, _subscribed_codes(current))
+    values.update(fields)
+    return profile_values_clean(values)
+
+
 def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
     """Create a profile. With Standard Webhooks signing on, a secret is generated and exposed once as
     `profile.new_signing_secret` (it is never readable from the API again)."""
     _fields_accept(fields)
     status = _user_status_clean(fields.pop("status", CallbackProfile.Status.ENABLED))
-    values = _profile_values(CallbackProfile(account=account), [])
-    values.update(fields)
-    cleaned = profile_values_clean(values)
+    cleaned = profile_validate(account=account, **fields)
     event_type_codes = cleaned.pop("event_types")
     cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
     profile = CallbackProfile(account=account, status=status, **cleaned)
@@ -216,21 +232,29 @@ def profile_delete(*, profile: CallbackProfile) -> int:
 def profile_secret_rotate(*, profile: CallbackProfile) -> str:
     """A new signing secret; the old one keeps signing (beside the new) for 24 hours. Returns the new one."""
     new_secret = signing_secret_generate()
+    fields = (
+        "signing_secret",
+        "previous_signing_secret",
+        "previous_signing_secret_expires_at",
+        "older_signing_secrets",
+        "updated_at",
+    )
     with transaction.atomic():
         current = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
+        now = timezone.now()
+        # Every secret retired in the last 24 hours keeps signing: the previous one moves down the list.
+        older = [
+            (secret, expires)
+            for secret, expires in signing_retired_secrets(current)
+            if expires is not None and expires > now.timestamp()
+        ]
+        current.older_signing_secrets = json.dumps(older) if older else ""
         if current.signing_secret:
             current.previous_signing_secret = current.signing_secret
-            current.previous_signing_secret_expires_at = timezone.now() + PREVIOUS_SECRET_VALIDITY
+            current.previous_signing_secret_expires_at = now + PREVIOUS_SECRET_VALIDITY
         current.signing_secret = new_secret
-        current.save(
-            update_fields=[
-                "signing_secret",
-                "previous_signing_secret",
-                "previous_signing_secret_expires_at",
-                "updated_at",
-            ]
-        )
-    for field in ("signing_secret", "previous_signing_secret", "previous_signing_secret_expires_at", "updated_at"):
+        current.save(update_fields=list(fields))
+    for field in fields:
         setattr(profile, field, getattr(current, field))
     logger.info("profile.secret_rotated", extra={"profile_id": str(profile.pk)})
     return new_secret

@@ -219,6 +219,12 @@ def test_each_otp_times_out_once_and_a_digest_alert_counts_them(
     alert = Alert.objects.get(kind=Alert.Kind.VERIFICATION_TIMEOUT)
     assert alert.message == "12 verifications timed out in the last hour (not verified within 5 minutes)."
     assert [m.text.splitlines()[1] for m in receivers.messages] == [alert.message]
+    # and its e-mail gives the count as a count and the timeout in minutes, never "Value: 12.00"
+    (email,) = [m for m in mail.outbox if "Verifications timed out" in m.subject]
+    html = email.alternatives[0][0]
+    for body in (email.body, html):
+        assert "12 verifications" in body and "not verified within 5 minutes" in body
+        assert "12.00" not in body and "5.00" not in body
 
     # when an hour passes without new timeouts, then the digest alert resolves
     with django_capture_on_commit_callbacks(execute=True):

@@ -93,9 +93,17 @@ def test_idempotency_keys_count_per_item_across_batches_and_single_posts(api, ac
     again = post(
         api,
         [
-            {"type": event_types.MESSAGE_STATUS, "data": {"n": 9}, "idempotency_key": "k-1"},
-            {"type": event_types.MESSAGE_STATUS, "data": {"n": 9}, "idempotency_key": "k-2"},
+            {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}, "idempotency_key": "k-1"},
+            {"type": event_types.MESSAGE_STATUS, "data": {"n": 2}, "idempotency_key": "k-2"},
             {"type": event_types.MESSAGE_STATUS, "data": {"n": 4}, "idempotency_key": "k-4"},
+        ],
+    ).json()["results"]
+    # and a batch reusing an earlier key for other data
+    reused = post(
+        api,
+        [
+            {"type": event_types.MESSAGE_STATUS, "data": {"n": 9}, "idempotency_key": "k-1"},
+            {"type": event_types.MESSAGE_STATUS, "data": {"n": 5}},
         ],
     ).json()["results"]
 
@@ -103,12 +111,15 @@ def test_idempotency_keys_count_per_item_across_batches_and_single_posts(api, ac
     assert again[0] == {"status": "accepted", "id": single["id"], "replayed": True}
     assert again[1] == {"status": "accepted", "id": first[0]["id"], "replayed": True}
     assert again[2]["replayed"] is False
-    assert Event.objects.count() == 4 and Delivery.objects.count() == 4
+    # the reused key is refused naming the first event, and the other item is stored
+    assert reused[0]["status"] == "refused" and single["id"] in reused[0]["errors"]["idempotency_key"][0]
+    assert reused[1]["status"] == "accepted"
+    assert Event.objects.count() == 5 and Delivery.objects.count() == 5
     assert Event.objects.get(pk=single["id"]).payload == {"n": 1}
 
     # and a single post of a key stored by a batch answers with the batch's event
     replayed = api.post(
-        EVENTS, {"type": event_types.MESSAGE_STATUS, "data": {}, "idempotency_key": "k-4"}, format="json"
+        EVENTS, {"type": event_types.MESSAGE_STATUS, "data": {"n": 4}, "idempotency_key": "k-4"}, format="json"
     )
     assert replayed.status_code == 202 and replayed.json()["id"] == again[2]["id"]
 

@@ -49,3 +49,22 @@ def test_the_last_owner_stays_an_owner(db):
     member_role_set(membership=second, role="owner", granted_by="owner")
     member_remove(membership=owner, granted_by="owner")
     assert list(Membership.objects.values_list("role", flat=True)) == ["owner"]
+
+
+def test_a_refused_e_mail_keeps_the_member_and_says_so(db, settings):
+    # given a mail server that refuses everything
+    settings.EMAIL_BACKEND = "tests.callbacks.test_members.RefusingBackend"
+
+    # when an owner invites someone
+    membership = member_invite(account=AccountFactory(), email="c@example.com", role="viewer", granted_by="owner")
+
+    # then the member is kept, and the answer says the e-mail did not go
+    assert membership.pk and membership.invitation_sent is False
+
+
+class RefusingBackend:
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")

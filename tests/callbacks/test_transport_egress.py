@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from callbacks.delivery.render.request import RenderedRequest
 from callbacks.delivery.send import egress
 from callbacks.delivery.send.transport import request_send
-from tests.callbacks.wire_servers import HttpProxy, answers_script, scripted_servers
+from tests.callbacks.wire_servers import WAIT_S, HttpProxy, answers_script, scripted_servers
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -184,3 +184,17 @@ def test_a_proxy_setting_that_cannot_be_used_fails_the_attempt_and_says_why(sett
     result = send("https://127.0.0.1:9/hook")
     assert (result.status, result.error_class) == (None, "proxy_error")
     assert "CALLBACKS_EGRESS_PROXY" in result.error_detail
+
+
+def test_a_receiver_silent_behind_the_tunnel_times_out_without_the_proxy_answer_taken_for_its_own(
+    settings, servers, proxy
+):
+    # given a tunnel the proxy opens to a receiver that never begins TLS
+    silent = servers(lambda server, connection, index: server.finished.wait(WAIT_S))
+    settings.CALLBACKS_EGRESS_PROXY = proxy.url
+    request = RenderedRequest(method="POST", url=silent.url(scheme="https"), headers={}, body=b"{}", webhook_id="m")
+    # when a request with a short connect timeout goes out
+    result = request_send(request, connect_timeout_s=0.5, response_timeout_s=5)
+    # then it is a connect timeout with no status: the proxy's 200 was not the receiver's answer
+    assert (result.status, result.error_class) == (None, "connect_timeout")
+    assert proxy.asked == [f"127.0.0.1:{silent.port}"]

@@ -95,6 +95,26 @@ def test_an_answer_cut_short_is_not_taken_for_a_whole_one(servers):
     assert result.error_class == "connection_closed"
 
 
+@pytest.mark.parametrize("ends", [True, False], ids=["one-long-header", "header-lines-without-end"])
+def test_an_endless_head_is_cut_off_as_a_protocol_error(servers, ends):
+    # given a server whose answer's headers run past 64 KiB, in one line or in lines that never end
+    if ends:
+        head = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (80 * 1024) + b"\r\n\r\n"
+    else:
+        head = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: a\r\n" * (100 * 1024 // 10)
+
+    def script(server, connection, index):
+        request_read(connection)
+        connection.sendall(head)
+        server.finished.wait(WAIT_S)
+
+    server = servers(script)
+    # when a request goes out / then the head is refused, not buffered without end
+    result = send(server.url())
+    assert (result.status, result.error_class) == (None, "protocol_error")
+    assert "head" in result.error_detail
+
+
 # --- an answer before the request's end ------------------------------------------------------------------
 def test_a_final_answer_before_the_body_is_written_is_read_by_its_status(servers):
     # given a server that answers 413 on reading the head of a large request, and reads no further

@@ -65,6 +65,12 @@ def test_the_delivery_log_shows_status_and_retry_in_sight(page, live_server, own
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.PENDING
 
+    # and Details opens the delivery, its event by name with the code beside it
+    page.locator("#result_list tbody tr").first.get_by_role("link", name="Details").click()
+    expect(page.locator(".cc-facts")).to_contain_text("OTP sent otp.sent")
+    assert not page.evaluate(PAGE_WIDER_THAN_SCREEN)
+    shot(page, f"62-delivery-{size['width']}")
+
 
 @pytest.mark.parametrize("size", SIZES)
 def test_api_keys_show_status_and_revoke_in_sight(page, live_server, owner, owner_account, size):

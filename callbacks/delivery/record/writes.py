@@ -24,6 +24,7 @@ from callbacks.delivery.record.stats import StatsBuffer
 from callbacks.delivery.render.request import Item, ProfileSnapshot, RenderedRequest
 from callbacks.delivery.send.transport import TransportResult
 from callbacks.models import Attempt, Delivery
+from callbacks.redaction import url_redact
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,23 @@ class ClaimedRow:
     attempt_count: int
     created_at: datetime
     due_at_param: Any = None  # when it was due before the claim, as the database gave it
+    batch_id: uuid.UUID | None = None  # the batch it goes out in, once one is formed
+
+    @classmethod
+    def from_values(cls, values: tuple, *, due_at_param: Any) -> ClaimedRow:
+        """From (id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id)."""
+        return cls(
+            id=sql.uuid_value(values[0]),
+            id_param=values[0],
+            event_id=sql.uuid_value(values[1]),
+            profile_id=sql.uuid_value(values[2]),
+            account_id=sql.uuid_value(values[3]),
+            event_type=values[4],
+            attempt_count=values[5],
+            created_at=sql.datetime_value(values[6]),
+            due_at_param=due_at_param,
+            batch_id=sql.uuid_value(values[7]) if values[7] else None,
+        )
 
 
 @dataclass(slots=True)
@@ -94,6 +112,7 @@ class Job:
     items: list[Item]
     sent_at: float = 0.0  # time.monotonic() when handed to a sender
     started_at: float = 0.0  # time.time() of the same moment, for the attempt's record
+    batch_id: uuid.UUID | None = None
 
 
 def unknown_attempt_row(
@@ -165,7 +184,10 @@ class Recorder:
         outcome = outcomes.outcome_classify(result, envelope_contract=snapshot.envelope_contract, now=now)
         now_param = completed_param = sql.datetime_param(now)
         started_at = clock.from_timestamp(result.started_at) if result.started_at else now
-        method, url = (request.method, request.url) if request else (snapshot.method, snapshot.url)
+        # The log keeps no secret of a URL either (`?token=…`): the same rule as for headers.
+        method, url = (
+            (request.method, request.url_redacted()) if request else (snapshot.method, url_redact(snapshot.url))
+        )
         request_headers = sql.json_param(request.headers_redacted() if request else {})
         request_body = _text(request.body, self.request_body_chars) if request else ""
         response_headers = sql.json_param(result.headers)
@@ -174,6 +196,15 @@ class Recorder:
         if tally is None:
             tally = self.tallies[snapshot.id] = health.HealthTally()
         worker = self.worker_id
+        delay = None
+        if outcome.kind == outcomes.RETRY:
+            # One delay for the whole request: a batch stays a unit, all its items due again together.
+            delay = outcomes.retry_delay_s(
+                schedule=snapshot.retry_schedule_s,
+                attempts_made=max(row.attempt_count for row in job.rows) + 1,
+                retry_after_s=outcome.retry_after_s,
+            )
+        next_retry_at = outcomes.next_attempt_at(now=now, delay_s=delay) if delay is not None else None
         for row in job.rows:
             number = row.attempt_count + 1
             state, completed_at, next_at = Delivery.State.PENDING, None, now
@@ -185,13 +216,10 @@ class Recorder:
                 state, attempt_outcome = Delivery.State.HELD, "gone"
                 self.gone[snapshot.id] = f"the endpoint answered {result.status} Gone"
             else:
-                delay = outcomes.retry_delay_s(
-                    schedule=snapshot.retry_schedule_s, attempts_made=number, retry_after_s=outcome.retry_after_s
-                )
-                if delay is None:
+                if next_retry_at is None:
                     state, completed_at, attempt_outcome = Delivery.State.FAILED, now, "failed"
                 else:
-                    next_at, attempt_outcome = outcomes.next_attempt_at(now=now, delay_s=delay), "retry"
+                    next_at, attempt_outcome = next_retry_at, "retry"
             attempt_id = uuid4_fast()
             self.attempts.append(
                 (
@@ -279,11 +307,6 @@ class Recorder:
             )
         self.processed += len(job.rows)
 
-    def defer(self, rows: list[ClaimedRow], until: datetime) -> None:
-        """Put claimed rows back untried, due at `until` (busy profile, batch still filling)."""
-        when = sql.datetime_param(until)
-        self.deferrals.extend((when, row.id_param, self.worker_id) for row in rows)
-
     def release(self, rows: list[ClaimedRow]) -> None:
         """Put claimed rows back untried, due when they were before the claim (their place kept)."""
         self.deferrals.extend((row.due_at_param, row.id_param, self.worker_id) for row in rows)
@@ -293,6 +316,14 @@ class Recorder:
         self.holds.extend((row.id_param, self.worker_id) for row in rows)
 
     # --- writing it -----------------------------------------------------------------------------
+    def releases_write(self) -> None:
+        """Write only the rows put back untried, inside the caller's transaction: a claim that follows
+        then sees them due in their place (claimed before later-due rows), not leased to us still."""
+        if not self.deferrals:
+            return
+        deferrals, self.deferrals = self.deferrals, []
+        _rows_write(attempts=[], outcomes=[], releases=deferrals, holds=[])
+
     def flush(self, *, announce: bool = True) -> None:
         """Write what is buffered in one transaction. Inside a caller's transaction, pass
         `announce=False` and call `announce` once that transaction has committed."""

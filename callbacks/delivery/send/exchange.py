@@ -221,6 +221,7 @@ class Exchange:
             return  # the head is still coming
         if not 200 <= status < 300:
             raise _Failure("proxy_error", f"the egress proxy refused a tunnel to {self.host}:{self.port}: {status}")
+        self.reader = None  # the proxy's answer is not the receiver's
         self._tls_start()
 
     def _tls_start(self) -> None:

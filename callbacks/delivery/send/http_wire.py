@@ -63,7 +63,8 @@ class ResponseReader:
         self.reusable = False  # the connection may carry another request afterwards
         self.received_any = False
         self._body = bytearray()
-        self._head_bytes = 0
+        self._head_fed = 0  # bytes fed while the head was not yet whole
+        self._head_bytes = 0  # of the header lines read
         self._in_head = True
         self._parser = httptools.HttpResponseParser(self)
 
@@ -75,8 +76,6 @@ class ResponseReader:
         if not data or self.done:
             return
         self.received_any = True
-        if self._in_head:
-            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -85,7 +84,9 @@ class ResponseReader:
             if not self.done:  # bytes after a whole answer only make the connection unusable
                 raise WireError(f"the answer is not valid HTTP/1.1: {error}") from error
             self.reusable = False
-        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+        if self._in_head:
+            self._head_fed += len(data)  # a head still coming is buffered by the parser: bound it
+        if self._head_fed > MAX_HEAD_BYTES or self._head_bytes > MAX_HEAD_BYTES:
             raise WireError(f"the answer's head is longer than {MAX_HEAD_BYTES} bytes")
 
     def eof(self) -> None:
@@ -110,12 +111,13 @@ class ResponseReader:
         if self.done:
             self.reusable = False  # the server wrote beyond its answer: do not trust the connection
         self._in_head = True
-        self._head_bytes = 0
+        self._head_fed = self._head_bytes = 0
         self.headers = {}
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.done:
             return
+        self._head_bytes += len(name) + len(value)
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1").strip()
         self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
@@ -124,6 +126,8 @@ class ResponseReader:
         if self.done:
             return
         self._in_head = False
+        if self._head_bytes > MAX_HEAD_BYTES:
+            return  # refused once the feed returns
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             return  # an interim answer (100 Continue, 103 Early Hints…): the real one follows

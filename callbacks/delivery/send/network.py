@@ -187,8 +187,11 @@ def url_check(url: str) -> None:
     scheme = parts.scheme.lower()
     allowed_schemes = ("https", "http") if http_allowed() else ("https",)
     if scheme not in allowed_schemes:
+        starts = " or ".join(f"{allowed}://" for allowed in allowed_schemes)
         raise ValidationError(
-            "The URL must start with https://." if scheme in ("", "http") else f"The scheme “{scheme}” is not allowed.",
+            f"The URL must start with {starts}."
+            if scheme in ("", "http")
+            else f"The scheme “{scheme}” is not allowed: the URL must start with {starts}.",
             code="scheme",
         )
     host = parts.hostname or ""
@@ -215,3 +218,27 @@ def url_check(url: str) -> None:
         ) from error
     except (OSError, UnicodeError) as error:
         raise ValidationError(f"The host {host} does not resolve.", code="host") from error
+
+
+def url_refusal_setting(url: str) -> str | None:
+    """The setting that would let `url_check` accept `url`, when that is what refuses it: plain http://
+    (CALLBACKS_ALLOW_HTTP) or a private, loopback or reserved address (CALLBACKS_ALLOW_PRIVATE_NETWORKS).
+
+    For operators only: customers are told the plain reason."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() == "http" and not http_allowed():
+        return "CALLBACKS_ALLOW_HTTP"
+    host = parts.hostname or ""
+    if not host or private_networks_allowed():
+        return None
+    try:
+        host_resolve_checked(host, port or 443)
+    except ForbiddenAddress:
+        return "CALLBACKS_ALLOW_PRIVATE_NETWORKS"
+    except (OSError, UnicodeError):
+        return None
+    return None
