@@ -7,12 +7,22 @@ outermost trusted proxy wrote; entries further left were written by the client a
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest
 
 
-def client_address(request: HttpRequest) -> str:
-    remote_address = request.META.get("REMOTE_ADDR", "") or "unknown"
+def _valid(address: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's IP address, or None when the request carries none (a test's fake request)."""
+    remote_address = _valid(request.META.get("REMOTE_ADDR") or "")
     trusted_proxies = settings.TRUSTED_PROXY_COUNT
     if trusted_proxies <= 0:
         return remote_address
@@ -20,4 +30,4 @@ def client_address(request: HttpRequest) -> str:
     if not forwarded:
         return remote_address
     # Fewer entries than proxies: the leftmost is the farthest address any trusted proxy saw.
-    return forwarded[-min(trusted_proxies, len(forwarded))]
+    return _valid(forwarded[-min(trusted_proxies, len(forwarded))]) or remote_address

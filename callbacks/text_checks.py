@@ -22,6 +22,12 @@ def text_has_line_break(text: str) -> bool:
     return LINE_BREAK_RE.search(text) is not None
 
 
+def one_line(text: str) -> str:
+    """`text` with every line break turned into a space: safe in an e-mail header, even for names
+    stored before line breaks were refused."""
+    return LINE_BREAK_RE.sub(" ", text)
+
+
 MAX_JSON_DEPTH = 32
 JSON_DEPTH_MESSAGE = f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels."
 

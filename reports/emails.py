@@ -23,6 +23,7 @@ from django.core.mail.message import SafeMIMEMultipart
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
+from callbacks.text_checks import one_line
 from reports.building import report_csv
 from reports.chart import chart_png
 from reports.models import Report
@@ -139,7 +140,7 @@ def report_email_compose(*, report: Report, recipients: list[str]) -> RelatedIma
     image.add_header("Content-ID", f"<{CHART_CONTENT_ID}>")
     image.add_header("Content-Disposition", "inline", filename="chart.png")
     message = RelatedImagesEmail(
-        subject=report_subject(report=report),
+        subject=one_line(report_subject(report=report)),
         body=render_to_string("emails/report.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=recipients,

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from callbacks.text_checks import one_line
+
 logger = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "[Callback Center] "
@@ -24,7 +26,7 @@ def email_send(*, to: list[str], subject: str, template: str, context: dict[str,
         return False
     context = {"site_url": settings.SITE_URL, "link": f"{settings.SITE_URL}/admin/", **context}
     message = EmailMultiAlternatives(
-        subject=SUBJECT_PREFIX + subject,
+        subject=one_line(SUBJECT_PREFIX + subject),
         body=render_to_string(f"emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=recipients,

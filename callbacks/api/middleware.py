@@ -10,9 +10,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from callbacks.api.errors import API_PATH_PREFIX
+from callbacks.api.events import MAX_BATCH_REQUEST_BYTES
 from callbacks.text_checks import text_is_unstorable
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+BATCH_PATH_SUFFIX = "/events/batch/"
 
 
 def _query_problem(request: HttpRequest) -> str | None:
@@ -45,9 +47,14 @@ def _body_problem(request: HttpRequest) -> JsonResponse | None:
             status=400,
         )
     length = request.META.get("CONTENT_LENGTH") or "0"
-    limit_bytes = settings.API_MAX_BODY_BYTES
     if not length.isdigit():
         return JsonResponse({"detail": "The Content-Length header is not a number."}, status=400)
+    # A batch of events may be larger than any other body (its view checks its own limit).
+    limit_bytes = (
+        max(MAX_BATCH_REQUEST_BYTES, settings.API_MAX_BODY_BYTES)
+        if request.path.endswith(BATCH_PATH_SUFFIX)
+        else settings.API_MAX_BODY_BYTES
+    )
     if int(length) > limit_bytes:
         return JsonResponse({"detail": f"The request body is over the limit of {limit_bytes} bytes."}, status=413)
     return None

@@ -34,7 +34,7 @@ class AuthFailureThrottle(SimpleRateThrottle):
 
     def get_ident(self, request) -> str:
         # Not DRF's own: it trusts every X-Forwarded-For unless NUM_PROXIES is set.
-        return client_address(request)
+        return client_address(request) or "unknown"
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

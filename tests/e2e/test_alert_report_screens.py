@@ -171,9 +171,9 @@ def test_reports_frequencies_addresses_and_history_with_chart(page, live_server,
     history.get_by_role("link", name="View").first.click()
     chart = page.get_by_test_id("report-chart")
     expect(chart).to_be_visible()
-    # the chart image has loaded (polled from outside the page: its CSP allows no evaluated strings)
-    for _ in range(50):
-        if chart.evaluate("image => image.naturalWidth") > 100:
+    # (wait_for_function would evaluate a string, which the Content-Security-Policy forbids)
+    for _ in range(100):
+        if chart.evaluate("image => image.complete && image.naturalWidth") > 100:
             break
         page.wait_for_timeout(100)
     assert chart.evaluate("image => image.naturalWidth") > 100

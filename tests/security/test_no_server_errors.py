@@ -180,3 +180,13 @@ def test_reusing_an_idempotency_key_with_other_content_is_409_naming_the_first_e
         body = _assert_json_error(response, 409)
         assert str(first.pk) in json.dumps(body)
     assert Event.objects.count() == 1
+
+
+def test_a_batch_may_be_larger_than_other_bodies(account):
+    # given a batch of events over API_MAX_BODY_BYTES in all, within the batch limit
+    events = [{"type": event_types.MESSAGE_STATUS, "data": {"n": n, "pad": "x" * 1500}} for n in range(800)]
+    body = json.dumps({"events": events})
+    assert len(body) > 1024 * 1024
+    # when it is posted / then it is read and answered per item, not refused for its size
+    response = _api(account).post("/api/v1/events/batch/", data=body, content_type="application/json")
+    assert response.status_code == 207, response.content[:300]
