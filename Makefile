@@ -41,7 +41,7 @@ system-packages:
 run: install .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py bootstrap --logins-later
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 test: install-dev system-packages

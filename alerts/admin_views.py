@@ -1,7 +1,7 @@
 """The "Configure events" screen: alert thresholds, receivers and the Telegram binding.
 
 Saving goes through `alerts.services.settings.alert_settings_update`; the binding through
-`alerts.services.telegram_binding`. The screen only converts the form and shows the answers.
+`alerts.telegram`. The screen only converts the form and shows the answers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from alerts.selectors import alert_recipients_get, alert_settings_get, alerts_list
 from alerts.services.settings import alert_settings_update
-from alerts.services.telegram_binding import telegram_binding_reacquire, telegram_binding_state
+from alerts.telegram import telegram_binding_link, telegram_binding_reacquire, telegram_binding_state
 from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.scoping import account_current, account_required, may_write
 
@@ -56,19 +56,24 @@ class AlertSettingsForm(forms.Form):
         return {name: self.cleaned_data[name] for name in self.SERVICE_FIELDS}
 
 
-def _initial(account) -> dict:
+def _initial(account, binding) -> dict:
     alert_settings = alert_settings_get(account=account)
     recipients = alert_recipients_get(account=account)
     initial = {name: getattr(alert_settings, name) for name in AlertSettingsForm.SERVICE_FIELDS if name != "emails"}
     initial["emails"] = ", ".join(recipients.emails)
-    initial["telegram"] = recipients.telegram_chat_id is not None
+    # A link just issued keeps the Telegram step open.
+    initial["telegram"] = recipients.telegram_chat_id is not None or binding.start_link is not None
     return initial
 
 
 def configure_events_view(request: HttpRequest) -> HttpResponse:
     account = account_required(request)
     writer = may_write(request)
-    form = AlertSettingsForm(request.POST or None, initial=_initial(account))
+    binding = telegram_binding_state(account=account, show_link=writer)
+    initial = _initial(account, binding)
+    if request.GET.get("telegram") == "new":
+        initial["telegram"] = True  # just reacquired: the new link is the next step
+    form = AlertSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and writer and form.is_valid():
         try:
             alert_settings_update(account=account, **form.service_fields())
@@ -82,7 +87,7 @@ def configure_events_view(request: HttpRequest) -> HttpResponse:
         "title": "Configure events",
         "form": form,
         "may_write": writer,
-        "binding": telegram_binding_state(account=account),
+        "binding": binding,
         "open_alerts": list(alerts_list(account=account, state="firing")[:OPEN_ALERTS_SHOWN]),
         "recent_alerts": list(alerts_list(account=account)[:10]),
     }
@@ -91,7 +96,7 @@ def configure_events_view(request: HttpRequest) -> HttpResponse:
 
 def telegram_binding_view(request: HttpRequest) -> JsonResponse:
     """The binding as the page polls it, so a chat bound meanwhile appears without a reload."""
-    state = telegram_binding_state(account=account_required(request))
+    state = telegram_binding_state(account=account_required(request), show_link=may_write(request))
     return JsonResponse(
         {
             "bound": state.bound,
@@ -102,11 +107,21 @@ def telegram_binding_view(request: HttpRequest) -> JsonResponse:
     )
 
 
+def telegram_link_view(request: HttpRequest) -> HttpResponse:
+    """Owners and admins issue the START BOT link; viewers are never shown one."""
+    account = account_required(request)
+    if request.method == "POST" and may_write(request):
+        telegram_binding_link(account=account)
+    return HttpResponseRedirect(reverse("admin:alerts_configure") + "#cc-telegram-step")
+
+
 def telegram_reacquire_view(request: HttpRequest) -> HttpResponse:
     account = account_required(request)
     if request.method == "POST" and may_write(request):
         telegram_binding_reacquire(account=account)
         messages.success(request, "The previous chat is unbound. Open the new START BOT link to bind a chat.")
+        # Telegram stays chosen, so the new START BOT link shows at once.
+        return HttpResponseRedirect(reverse("admin:alerts_configure") + "?telegram=new")
     return HttpResponseRedirect(reverse("admin:alerts_configure"))
 
 

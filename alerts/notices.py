@@ -5,7 +5,6 @@ from __future__ import annotations
 import zoneinfo
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.urls import reverse
@@ -13,10 +12,10 @@ from django.urls import reverse
 from alerts.failure_classes import failure_class_text
 from alerts.models import Alert
 from callbacks.models import Account, Attempt, CallbackProfile, Delivery
+from callbacks.redaction import url_redact
 
 MASK = "****"
 RESPONSE_BODY_PREVIEW_CHARS = 500
-SECRET_NAME_PARTS = ("token", "secret", "key", "pass", "pwd", "sig", "auth", "credential", "session")
 # The event's fields a notice shows, each with the payload keys it may come from.
 EVENT_FIELDS = (
     ("resource", ("resource", "resource_url", "location", "url")),
@@ -29,18 +28,8 @@ EVENT_FIELDS = (
 
 
 def url_mask(url: str) -> str:
-    """`url` with its password and any secret-looking query values replaced by ****."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if has_password else f"{MASK}@{host}"
-    query = [
-        (name, MASK if any(part in name.lower() for part in SECRET_NAME_PARTS) else value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
+    """`url` with its password and any secret query values replaced by **** (the log's rule)."""
+    return url_redact(url, mask=MASK)
 
 
 def screen_link(url_name: str, *args: Any, query: str = "") -> str:
@@ -106,6 +95,21 @@ def alert_text(*, alert: Alert, notice: str) -> str:
     """The alert as a short message for Telegram (and the e-mail's first line)."""
     heading = {"fired": "Alert", "reminder": "Still firing", "resolved": "Resolved"}.get(notice, "Alert")
     return f"{heading}: {alert.get_kind_display()} ({alert.account.name})\n{alert.message}"
+
+
+def alert_figures(*, alert: Alert) -> list[tuple[str, str]]:
+    """The alert's measured value and its threshold, each in its own unit (a count is not minutes)."""
+    if alert.kind == Alert.Kind.VERIFICATION_TIMEOUT:
+        count = int(alert.value)
+        return [
+            ("Timed out in the last hour", f"{count} verification{'' if count == 1 else 's'}"),
+            ("Timeout", f"not verified within {int(alert.threshold)} minutes"),
+        ]
+    if alert.kind == Alert.Kind.VERIFICATION_RATE_LOW:
+        return [("Verification rate", f"{alert.value:.1f} %"), ("Minimum", f"{alert.threshold:.0f} %")]
+    if alert.kind == Alert.Kind.BALANCE_LOW:
+        return [("Balance", f"{alert.value:.2f} USD"), ("Threshold", f"{alert.threshold:.0f} USD")]
+    return [("Value", str(alert.value)), ("Threshold", str(alert.threshold))]
 
 
 def alert_subject(*, alert: Alert, notice: str) -> str:

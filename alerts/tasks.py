@@ -7,8 +7,8 @@ import logging
 from django.utils.dateparse import parse_datetime
 
 from alerts.models import Alert
-from alerts.notifiers.telegram import telegram_message_send
 from alerts.services import checks, failure_notices, notice_sending, verifications
+from alerts.telegram import telegram_message_send
 from callbacks.models import Attempt, CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""Load on the events API under gunicorn (2 workers), next to a trivial DRF endpoint on the same
-server: events accepted per second, with fan-out to 3 profiles, and latency percentiles."""
+"""Load on the events API under gunicorn with `make run`'s settings (config/gunicorn.py), next to a
+trivial DRF endpoint on the same server: single events from 16 clients, batches from 4, and batches
+paced to a steady rate (the `mixed` section)."""
 
 from __future__ import annotations
 
@@ -17,61 +18,161 @@ from bench.harness import ROOT, percentile
 from bench.servers import free_port, port_wait
 
 CLIENT_PROCESSES = 2
-THREADS_PER_PROCESS = 6
-GUNICORN_WORKERS = 2
-EVENT_BODY = json.dumps({"type": "message.status", "data": {"message_id": "m-1", "phone": "+6591234567"}})
+SINGLE_CLIENTS = 16
+BATCH_CLIENTS = 4
+BATCH_SIZE = 500
+EVENT = {"type": "message.status", "data": {"message_id": "m-1", "phone": "+6591234567", "status": "delivered"}}
+EVENT_BODY = json.dumps(EVENT)
 
 
-def _client_thread(url: str, key: str, deadline: float, latencies: list, statuses: dict) -> None:
+def batch_body(size: int, first: int = 0) -> str:
+    return json.dumps(
+        {"events": [{**EVENT, "data": {**EVENT["data"], "message_id": f"m-{first + n}"}} for n in range(size)]}
+    )
+
+
+def _client_thread(url: str, key: str, body: str, deadline: float, latencies: list, counts: dict) -> None:
     session = requests.Session()
     session.trust_env = False
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     while time.monotonic() < deadline:
         started = time.perf_counter()
         try:
-            status = session.post(url, data=EVENT_BODY, headers=headers, timeout=30).status_code
+            response = session.post(url, data=body, headers=headers, timeout=60)
+            status = response.status_code
+            if status == 207:
+                counts["events"] = counts.get("events", 0) + response.json()["accepted"]
         except requests.RequestException:
             status = 0
         latencies.append((time.perf_counter() - started) * 1000)
-        statuses[status] = statuses.get(status, 0) + 1
+        counts[status] = counts.get(status, 0) + 1
 
 
-def _client_process(url: str, key: str, duration_s: float) -> tuple[list[float], dict]:
+def _client_process(url: str, key: str, body: str, threads: int, duration_s: float) -> tuple[list[float], dict]:
     latencies: list[float] = []
-    statuses: dict = {}
+    counts: dict = {}
     deadline = time.monotonic() + duration_s
-    threads = [
-        threading.Thread(target=_client_thread, args=(url, key, deadline, latencies, statuses))
-        for _ in range(THREADS_PER_PROCESS)
+    running = [
+        threading.Thread(target=_client_thread, args=(url, key, body, deadline, latencies, counts))
+        for _ in range(threads)
     ]
-    for thread in threads:
+    for thread in running:
         thread.start()
-    for thread in threads:
+    for thread in running:
         thread.join()
-    return latencies, statuses
+    return latencies, counts
 
 
-def load_measure(*, url: str, key: str, duration_s: float) -> dict:
-    """Posts from CLIENT_PROCESSES × THREADS_PER_PROCESS clients for `duration_s`."""
+def load_run(*, url: str, key: str, duration_s: float, clients: int = SINGLE_CLIENTS, body: str = EVENT_BODY) -> dict:
+    """`clients` clients (threads over CLIENT_PROCESSES processes) posting `body` back to back for `duration_s`:
+    the raw latencies and answers, for `load_figures`."""
+    processes = min(CLIENT_PROCESSES, clients)
+    shares = [clients // processes + (1 if index < clients % processes else 0) for index in range(processes)]
     context = multiprocessing.get_context("spawn")
-    with context.Pool(CLIENT_PROCESSES) as pool:
-        results = pool.starmap(_client_process, [(url, key, duration_s)] * CLIENT_PROCESSES)
-    latencies = [value for result in results for value in result[0]]
-    statuses: dict = {}
+    with context.Pool(processes) as pool:
+        results = pool.starmap(_client_process, [(url, key, body, share, duration_s) for share in shares])
+    counts: dict = {}
     for _, counted in results:
         for status, count in counted.items():
-            statuses[str(status)] = statuses.get(str(status), 0) + count
-    accepted = sum(count for status, count in statuses.items() if status.startswith("2"))
+            counts[str(status)] = counts.get(str(status), 0) + count
     return {
-        "accepted_per_second": round(accepted / duration_s),
+        "clients": clients,
+        "seconds": duration_s,
+        "latencies": [value for result in results for value in result[0]],
+        "counts": counts,
+    }
+
+
+def load_figures(*runs: dict) -> dict:
+    """Requests (and, for batches, events) accepted per second and latency percentiles over `runs`."""
+    seconds = sum(run["seconds"] for run in runs)
+    latencies = [value for run in runs for value in run["latencies"]]
+    counts: dict = {}
+    for run in runs:
+        for status, count in run["counts"].items():
+            counts[status] = counts.get(status, 0) + count
+    events = counts.pop("events", None)
+    accepted = sum(count for status, count in counts.items() if status.startswith("2"))
+    figures = {
+        "clients": runs[0]["clients"],
+        "accepted_per_second": round(accepted / seconds),
         "latency_p50_ms": round(percentile(latencies, 0.50), 1),
         "latency_p99_ms": round(percentile(latencies, 0.99), 1),
-        "statuses": statuses,
+        "statuses": counts,
+    }
+    if events is not None:
+        figures["events_per_second"] = round(events / seconds)
+    return figures
+
+
+def load_measure(
+    *, url: str, key: str, duration_s: float, clients: int = SINGLE_CLIENTS, body: str = EVENT_BODY
+) -> dict:
+    return load_figures(load_run(url=url, key=key, duration_s=duration_s, clients=clients, body=body))
+
+
+def paced_batches_post(
+    *, url: str, key: str, rate_per_s: float, batch_size: int, duration_s: float, threads: int = 4
+) -> dict:
+    """Batches of `batch_size` posted so that `rate_per_s` events a second go in, for `duration_s`, from
+    `threads` clients; what was accepted, and when the last answer came."""
+    batches = int(rate_per_s * duration_s / batch_size)
+    interval_s = batch_size / rate_per_s
+    started = time.monotonic() + 0.2
+    lock = threading.Lock()
+    state = {"next": 0, "accepted": 0, "refused": 0, "failed": 0, "late_max_s": 0.0}
+    latencies: list[float] = []
+
+    def client() -> None:
+        session = requests.Session()
+        session.trust_env = False
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        while True:
+            with lock:
+                number = state["next"]
+                state["next"] += 1
+            if number >= batches:
+                return
+            due = started + number * interval_s
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            body = batch_body(batch_size, first=number * batch_size)
+            sent = time.monotonic()
+            try:
+                response = session.post(url, data=body, headers=headers, timeout=60)
+                answer = response.json() if response.status_code == 207 else {}
+            except requests.RequestException:
+                answer = {}
+            done = time.monotonic()
+            with lock:
+                latencies.append((done - sent) * 1000)
+                state["late_max_s"] = max(state["late_max_s"], sent - due)
+                if answer:
+                    state["accepted"] += answer["accepted"]
+                    state["refused"] += answer["refused"]
+                else:
+                    state["failed"] += 1
+
+    running = [threading.Thread(target=client) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    return {
+        "batches": batches,
+        "accepted": state["accepted"],
+        "refused": state["refused"],
+        "failed_batches": state["failed"],
+        "seconds": round(time.monotonic() - started, 2),
+        "batch_latency_p50_ms": round(percentile(latencies, 0.50), 1),
+        "batch_latency_p99_ms": round(percentile(latencies, 0.99), 1),
+        "most_behind_schedule_s": round(state["late_max_s"], 3),
     }
 
 
 class Gunicorn:
-    """gunicorn serving the project (plus the ceiling endpoint) as a child process."""
+    """gunicorn serving the project (plus the ceiling endpoint) with `make run`'s settings, as a child process."""
 
     def __init__(self, environment: dict, log_path: Path) -> None:
         self.port = free_port()
@@ -83,9 +184,13 @@ class Gunicorn:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def __enter__(self) -> Gunicorn:
         log = open(self.log_path, "ab")
-        command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", str(GUNICORN_WORKERS)]
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn"]
         self.process = subprocess.Popen(
             [*command, "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
             cwd=ROOT,

@@ -1,4 +1,5 @@
-"""`make bench`: the delivery engine measured on this machine, next to the raw limit of the box.
+"""`make bench`: the delivery engine measured on this machine, next to the raw limit of the box (two
+HTTP clients, our transport and aiohttp, with nothing else to do: bench/rawlimit.py).
 
     python -m bench.bench                       # everything, N = 20,000, SQLite and PostgreSQL
     python -m bench.bench --n 5000 --backends sqlite --sections raw,drain,live
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.harness import BENCH_REDIS_URL, ROOT, ThrowawayDatabase, manage, process_environment
-from bench.rawlimit import raw_limit_measure
+from bench.rawlimit import CLIENTS, raw_limit_measure
 from bench.servers import NginxReceiver, ScriptedReceiver
 
 BACKENDS = ("sqlite", "postgres")
@@ -38,6 +39,7 @@ ENGINE_SECTIONS = (
     "workers",
     "api",
     "noisy_neighbour",
+    "mixed",
 )
 ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
 SECTION_TIME_LIMIT_S = 900
@@ -47,14 +49,15 @@ SLOW_RECEIVER_DELAY_MS = 100
 # clusters add up; 3,000 deliveries keep the one-cluster round near half a minute.
 WORKERS_DELAY_MS = 2000
 WORKERS_DELAYED_MAX_COUNT = 3000
+API_SECONDS = 10
+MIXED_RATE_PER_S = 1000
 
 # (section, figure) → (target text, check on the value, the raw limit)
 TARGETS = {
-    ("drain", "per_second"): ("≥ 2,000/s and ≥ 75% of raw", lambda value, raw: value >= 2000 and value >= 0.75 * raw),
-    ("live", "per_second_end_to_end"): (
-        "≥ 2,000/s and ≥ 75% of raw",
-        lambda value, raw: value >= 2000 and value >= 0.75 * raw,
-    ),
+    # The raw limits are now clients with 64 requests in flight, not one `requests` session: the drain is
+    # shown as a share of each, and held to an absolute figure.
+    ("drain", "per_second"): ("≥ 2,500/s", lambda value, raw: value >= 2500),
+    ("live", "per_second_end_to_end"): ("≥ 2,000/s", lambda value, raw: value >= 2000),
     ("steady", "latency_p50_ms"): ("< 50 ms", lambda value, raw: value < 50),
     ("steady", "latency_p99_ms"): ("< 250 ms", lambda value, raw: value < 250),
     ("fanout", "per_second"): ("≥ 1,000/s", lambda value, raw: value >= 1000),
@@ -65,6 +68,11 @@ TARGETS = {
     ("workers", "delayed_receiver.3_qcluster.arrived_twice"): ("0", lambda value, raw: value == 0),
     ("noisy_neighbour", "a_latency_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
     ("noisy_neighbour", "b_drain_percent_of_alone"): ("≥ 90%", lambda value, raw: value >= 90),
+    ("api", "events_share_of_ceiling_percent"): ("≥ 75%", lambda value, raw: value >= 75),
+    ("api", "batch_events_per_second"): ("≥ 5,000/s", lambda value, raw: value >= 5000),
+    ("mixed", "accepted_to_first_byte_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
+    ("mixed", "backlog_2s_after"): ("0", lambda value, raw: value == 0),
+    ("mixed", "arrived_twice"): ("0", lambda value, raw: value == 0),
 }
 
 
@@ -86,9 +94,11 @@ def section_arguments(section: str, n: int, receivers: dict) -> dict:
             "delayed_count": max(1000, min(n, WORKERS_DELAYED_MAX_COUNT)),
             "delay_ms": WORKERS_DELAY_MS,
         },
-        "api": {"url": receivers["nginx"].url},
         # At the default N = 20,000: account B holds 50,000 due deliveries.
         "noisy_neighbour": {"backlog": max(5000, n * 5 // 2), **nginx},
+        "api": {"url": receivers["nginx"].url, "duration_s": API_SECONDS},
+        # 1,000 events/s for 60 s at the default N = 20,000; 3 s per 1,000 of a smaller N (at least 5 s).
+        "mixed": {**nginx, "rate_per_s": MIXED_RATE_PER_S, "duration_s": min(60, max(5, n * 3 // MIXED_RATE_PER_S))},
     }[section]
 
 
@@ -155,8 +165,28 @@ def rows_flatten(prefix: str, value) -> list[tuple[str, object]]:
     return [(prefix, value)]
 
 
+def raw_limits(results: dict) -> dict[str, int]:
+    """client → its raw limit per second, of the raw section's clients."""
+    raw = results.get("raw", {})
+    return {client: raw[client]["per_second"] for client in CLIENTS if raw.get(client, {}).get("per_second")}
+
+
+def raw_best_of(at_start: dict, at_end: dict) -> dict:
+    """Each client's better run of the two, with both figures kept."""
+    raw: dict = {}
+    for client in CLIENTS:
+        best = max(at_start[client], at_end[client], key=lambda figures: figures["per_second"])
+        raw[client] = {
+            **best,
+            "per_second_at_start": at_start[client]["per_second"],
+            "per_second_at_end": at_end[client]["per_second"],
+        }
+    return {"per_second": max(raw[client]["per_second"] for client in CLIENTS), **raw}
+
+
 def table_print(results: dict) -> None:
     raw = results.get("raw", {}).get("per_second", 0)
+    limits = raw_limits(results)
     print(f"\n{'section':<16} {'backend':<9} {'figure':<36} {'value':>12}  target")
     print("-" * 100)
     for key, figures in results.items():
@@ -168,13 +198,9 @@ def table_print(results: dict) -> None:
                 verdict = f"{target[0]}  {'OK' if target[1](value, raw) else 'MISSED'}"
             shown = f"{value:,}" if isinstance(value, int | float) else str(value)[:200]
             print(f"{section:<16} {backend or '-':<9} {figure:<36} {shown:>12}  {verdict}")
-            if (
-                section in ("drain", "live")
-                and figure.startswith("per_second")
-                and raw
-                and isinstance(value, int | float)
-            ):
-                print(f"{'':<16} {'':<9} {'  as a share of the raw limit':<36} {value / raw:>11.0%}")
+            if section in ("drain", "live") and figure.startswith("per_second") and isinstance(value, int | float):
+                for client, limit in limits.items():
+                    print(f"{'':<16} {'':<9} {f'  as a share of {client} raw':<36} {value / limit:>11.0%}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -199,7 +225,8 @@ def main(argv: list[str] | None = None) -> dict:
         receivers = {"nginx": nginx, "scripted": scripted}
         if "raw" in sections:
             results["raw"] = raw_limit_measure(url=nginx.url)
-            print(f"raw limit: {results['raw']['per_second']:,}/s", flush=True)
+            shown = ", ".join(f"{client} {limit:,}/s" for client, limit in raw_limits(results).items())
+            print(f"raw limit: {shown}", flush=True)
         raw_at_start = results.get("raw")
         for backend in backends:
             for section in sections:
@@ -220,12 +247,7 @@ def main(argv: list[str] | None = None) -> dict:
         if raw_at_start and len(results) > 2:
             # Measured again at the end: other load on the box shows as a difference between the two.
             at_end = raw_limit_measure(url=nginx.url)
-            best = max(raw_at_start, at_end, key=lambda figures: figures["per_second"])
-            results["raw"] = {
-                **best,
-                "per_second_at_start": raw_at_start["per_second"],
-                "per_second_at_end": at_end["per_second"],
-            }
+            results["raw"] = raw_best_of(raw_at_start, at_end)
     shutil.rmtree(workdir, ignore_errors=True)
     results["meta"] = {
         "n": arguments.n,

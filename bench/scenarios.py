@@ -534,9 +534,13 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
     }
 
 
+API_ROUNDS = 3
+
+
 def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
-    """POST /api/v1/events/ under gunicorn (2 workers), fan-out to 3 profiles, beside the ceiling."""
-    from bench.api_load import Gunicorn, load_measure
+    """The events API under `make run`'s gunicorn settings, fan-out to 3 profiles: single events from 16
+    clients beside a trivial endpoint (same key, answers 202, writes nothing), then 500-event batches from 4."""
+    from bench.api_load import BATCH_CLIENTS, BATCH_SIZE, Gunicorn, batch_body, load_figures, load_measure, load_run
     from callbacks.models import Delivery, Event
     from callbacks.services.api_keys import api_key_create
 
@@ -546,10 +550,22 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
     account.save(update_fields=["quota_events_per_s"])
     _, key = api_key_create(account=account, name="bench")
     with Gunicorn(stage.environment, stage.workdir / "gunicorn.log") as server:
-        base = f"http://127.0.0.1:{server.port}"
-        load_measure(url=f"{base}/bench/ceiling/", key=key, duration_s=2)  # warm-up
-        ceiling = load_measure(url=f"{base}/bench/ceiling/", key=key, duration_s=duration_s)
-        events = load_measure(url=f"{base}/api/v1/events/", key=key, duration_s=duration_s)
+        load_measure(url=f"{server.url}/bench/ceiling/", key=key, duration_s=2)  # warm-up
+        # The two alternate in rounds, so other load on the machine weighs on both alike.
+        ceiling_runs, event_runs = [], []
+        for _ in range(API_ROUNDS):
+            ceiling_runs.append(
+                load_run(url=f"{server.url}/bench/ceiling/", key=key, duration_s=duration_s / API_ROUNDS)
+            )
+            event_runs.append(load_run(url=f"{server.url}/api/v1/events/", key=key, duration_s=duration_s / API_ROUNDS))
+        ceiling, events = load_figures(*ceiling_runs), load_figures(*event_runs)
+        batches = load_measure(
+            url=f"{server.url}/api/v1/events/batch/",
+            key=key,
+            duration_s=duration_s,
+            clients=BATCH_CLIENTS,
+            body=batch_body(BATCH_SIZE),
+        )
     stored_events = Event.objects.filter(account=account).count()
     return {
         "ceiling": ceiling,
@@ -557,6 +573,8 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
         "events_share_of_ceiling_percent": round(
             100 * events["accepted_per_second"] / max(ceiling["accepted_per_second"], 1), 1
         ),
+        "batch": batches,
+        "batch_events_per_second": batches.get("events_per_second", 0),
         "deliveries_per_event": round(Delivery.objects.filter(profile__in=profiles).count() / max(stored_events, 1), 2),
     }
 
@@ -684,9 +702,66 @@ def section_noisy_neighbour(
     }
 
 
+def section_mixed(
+    stage: Stage,
+    *,
+    url: str,
+    nginx_log: Path,
+    rate_per_s: float = 1000,
+    duration_s: float = 60,
+    batch_size: int = 50,
+) -> dict:
+    """Events posted in batches at a steady rate while the cluster delivers them to nginx (fan-out 1):
+    accepted → first byte at the receiver, and the backlog left 2 s after the last event."""
+    from bench.api_load import Gunicorn, paced_batches_post
+    from callbacks.models import Delivery
+    from callbacks.services.api_keys import api_key_create
+
+    account, profiles = profiles_create(count=1, url_for=lambda _: url)
+    _, key = api_key_create(account=account, name="bench")
+    cluster = stage.cluster("mixed")
+    try:
+        with Gunicorn(stage.environment, stage.workdir / "gunicorn-mixed.log") as server:
+            # Warm-up: every web worker has served a batch, the cluster's workers have delivered.
+            warm_up = paced_batches_post(
+                url=f"{server.url}/api/v1/events/batch/", key=key, rate_per_s=200, batch_size=50, duration_s=1
+            )
+            finished_wait(profiles, warm_up["accepted"], timeout_s=60)
+            warm = set(created_by_delivery(profiles))
+            posted = paced_batches_post(
+                url=f"{server.url}/api/v1/events/batch/",
+                key=key,
+                rate_per_s=rate_per_s,
+                batch_size=batch_size,
+                duration_s=duration_s,
+            )
+        time.sleep(2)
+        backlog = Delivery.objects.filter(profile__in=profiles, state=Delivery.State.PENDING).count()
+        expected = posted["accepted"] + len(warm)
+        done = finished_wait(profiles, expected, timeout_s=max(60, expected / 200)) - len(warm)
+    finally:
+        cluster.stop()
+    arrivals = {key: at for key, at in nginx_arrivals(nginx_log).items() if key not in warm}
+    counts = nginx_arrival_counts(nginx_log)
+    figures = arrival_figures(profiles=profiles, arrivals=arrivals)
+    return {
+        "rate_per_s": rate_per_s,
+        "duration_s": duration_s,
+        "batch_size": batch_size,
+        "posted": posted,
+        "delivered": done,
+        "arrived_twice": sum(1 for value in counts.values() if value > 1),
+        "backlog_2s_after": backlog,
+        "accepted_to_first_byte_p50_ms": figures.get("latency_p50_ms"),
+        "accepted_to_first_byte_p99_ms": figures.get("latency_p99_ms"),
+        "accepted_to_first_byte_max_ms": figures.get("latency_max_ms"),
+    }
+
+
 SECTIONS = {
     "noisy_neighbour": section_noisy_neighbour,
     "api": section_api,
+    "mixed": section_mixed,
     "claim_cost": section_claim_cost,
     "workers": section_workers,
     "drain": section_drain,

@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 
-from callbacks.admin_views.accounts import AccountAdmin, ApiKeyAdmin, MembershipAdmin
+from callbacks.admin_views.accounts import AccountAdmin, ApiKeyAdmin
 from callbacks.admin_views.dashboard import deliveries_panel_context, profiles_panel_context
 from callbacks.admin_views.deliveries import DeliveryAdmin
+from callbacks.admin_views.members import MembershipAdmin
 from callbacks.admin_views.profiles import CallbackProfileAdmin
 from callbacks.models import Account, ApiKey, CallbackProfile, Delivery, Membership
 
@@ -14,7 +15,7 @@ admin.site.register(ApiKey, ApiKeyAdmin)
 admin.site.register(CallbackProfile, CallbackProfileAdmin)
 admin.site.register(Delivery, DeliveryAdmin)
 
-admin.site.nav_add("Callback settings", "admin:callbacks_callbackprofile_changelist", 10)
+admin.site.nav_add("Callbacks", "admin:callbacks_callbackprofile_changelist", 10)
 admin.site.nav_add("Delivery log", "admin:callbacks_delivery_changelist", 20)
 admin.site.nav_add("API keys", "admin:callbacks_apikey_changelist", 60)
 admin.site.nav_add("Account", "admin:callbacks_account_changelist", 70)

@@ -118,6 +118,8 @@ class CallbackCenterAdminSite(admin.AdminSite):
     def get_urls(self):
         own = [
             path("account/switch/", self.admin_view(self.account_switch_view), name="account_switch"),
+            # Opened from an invitation e-mail, before the person can sign in.
+            path("welcome/<str:uidb64>/<str:token>/", self.welcome_view, name="welcome"),
             *[path(route, self.admin_view(view), name=name) for route, view, name in self._extra_views],
         ]
         return own + super().get_urls()
@@ -159,6 +161,15 @@ class CallbackCenterAdminSite(admin.AdminSite):
             if panel_context is not None:
                 panels.append({"template": panel.template, "context": panel_context})
         return super().index(request, {"dashboard_panels": panels, **(extra_context or {})})
+
+    def app_index(self, request: HttpRequest, app_label: str, extra_context: dict | None = None) -> HttpResponse:
+        """Django's per-app index ("Callbacks administration") is not a screen of ours: the dashboard is."""
+        return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
+
+    def welcome_view(self, request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+        from callbacks.admin_views.welcome import welcome_view
+
+        return welcome_view(request, uidb64, token, site=self)
 
     @staticmethod
     def account_switch_view(request: HttpRequest) -> HttpResponse:

@@ -37,6 +37,7 @@ class EventTypeSpec:
     category: str
     description: str
     example: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # what a person reads; the code stays beside it
 
 
 MESSAGE_STATUS = "message.status"
@@ -74,12 +75,14 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         Category.MESSAGE_LIFECYCLE,
         "A message changed status: sent, delivered, failed or read.",
         {**_MESSAGE, "status": "delivered", "status_at": "2026-11-23T09:30:12Z", "error_code": None},
+        label="Message status changed",
     ),
     EventTypeSpec(
         MESSAGE_RESPONSE,
         Category.MESSAGE_LIFECYCLE,
         "The carrier or app answered a message we sent (accepted or rejected, with its reason).",
         {**_MESSAGE, "response_code": "0", "response_text": "Accepted", "segments": 1, "price_usd": "0.0075"},
+        label="Message answered by the carrier",
     ),
     EventTypeSpec(
         MESSAGE_INBOUND,
@@ -93,6 +96,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "content": "STOP",
             "received_at": "2026-11-23T09:31:00Z",
         },
+        label="Message received (upstream)",
     ),
     EventTypeSpec(
         OTP_SENT,
@@ -105,12 +109,14 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "template": "login",
             "sent_at": "2026-11-23T09:32:00Z",
         },
+        label="OTP sent",
     ),
     EventTypeSpec(
         OTP_VERIFIED,
         Category.OTP,
         "A one-time password was entered correctly.",
         {"message_id": "otp_01JD6ZC2M8", "phone": "+14155550123", "verified_at": "2026-11-23T09:32:41Z"},
+        label="OTP verified",
     ),
     EventTypeSpec(
         OTP_VERIFICATION_TIMEOUT,
@@ -122,12 +128,14 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "sent_at": "2026-11-23T09:32:00Z",
             "timeout_minutes": 5,
         },
+        label="OTP not verified in time",
     ),
     EventTypeSpec(
         NOTIFICATION_SMS,
         Category.NOTIFICATION,
         "A notification SMS was sent.",
         {**_MESSAGE, "template": "shipping_update"},
+        label="Notification SMS sent",
     ),
     EventTypeSpec(
         NOTIFICATION_PUSH,
@@ -140,12 +148,14 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "title": "Order shipped",
             "content": "Your order #1234 has shipped.",
         },
+        label="Push notification sent",
     ),
     EventTypeSpec(
         ALERT_BALANCE_LOW,
         Category.BUSINESS_ALERT,
         "The account balance fell below the insufficient-balance threshold.",
         {"balance_usd": "42.50", "threshold_usd": 50, "state": "firing"},
+        label="Balance below threshold",
     ),
     EventTypeSpec(
         ALERT_VERIFICATION_RATE_LOW,
@@ -159,67 +169,82 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "verified": 123,
             "state": "firing",
         },
+        label="Verification rate below minimum",
     ),
     EventTypeSpec(
         ACCOUNT_BALANCE,
         Category.ACCOUNT,
         "The platform reports the account's current balance.",
         {"balance_usd": "120.00"},
+        label="Account balance",
     ),
     EventTypeSpec(
         ACCOUNT_MIN_BALANCE,
         Category.ACCOUNT,
         "The account reached its minimum balance.",
         {"balance_usd": "42.50", "threshold_usd": 50},
+        label="Minimum balance reached",
     ),
     EventTypeSpec(
         SYSTEM_LOGIN,
         Category.SYSTEM,
         "Someone signed in to the platform console.",
         {"user": "ada@example.com", "ip": "203.0.113.7", "at": "2026-11-23T09:00:00Z"},
+        label="Console sign-in",
     ),
     EventTypeSpec(
         SYSTEM_TEMPLATE_CHANGED,
         Category.SYSTEM,
         "A message template was created, changed or deleted.",
         {"template": "login", "change": "updated", "by": "ada@example.com"},
+        label="Message template changed",
     ),
     EventTypeSpec(
         SYSTEM_API_CALL,
         Category.SYSTEM,
         "The platform API was called with this account's credentials.",
         {"method": "POST", "path": "/v1/messages", "status": 201, "ip": "203.0.113.7"},
+        label="Platform API called",
     ),
     EventTypeSpec(
         CALLBACK_PROFILE_DISABLED,
         Category.OPERATIONAL,
-        "A callback profile failed for too long and was disabled (abnormal).",
+        "A callback failed for too long and was disabled (abnormal).",
         {
             "profile_id": "7c0e4a8e-2b1f-4e57-9d65-0d7f3b2a1c9e",
             "name": "Orders",
             "reason": "failing since 2026-11-18T09:00:00Z",
         },
+        label="Callback paused (abnormal)",
     ),
     EventTypeSpec(
         CALLBACK_PROFILE_RECOVERED,
         Category.OPERATIONAL,
-        "A disabled (abnormal) callback profile answered again and was enabled.",
+        "A disabled (abnormal) callback answered again and was enabled.",
         {"profile_id": "7c0e4a8e-2b1f-4e57-9d65-0d7f3b2a1c9e", "name": "Orders"},
+        label="Callback answering again",
     ),
     EventTypeSpec(
         CALLBACK_TEST,
         Category.OPERATIONAL,
         "A connectivity test sent with Refresh; every profile receives it whatever it subscribes to.",
         {"message": "Connectivity test from Callback Center"},
+        label="Connectivity test",
     ),
 )
 
 BY_CODE: dict[str, EventTypeSpec] = {spec.code: spec for spec in REGISTRY}
-CHOICES: list[tuple[str, str]] = [(spec.code, spec.code) for spec in REGISTRY]
+CHOICES: list[tuple[str, str]] = [(spec.code, spec.label) for spec in REGISTRY]
 
 
 def event_type_get(code: str) -> EventTypeSpec | None:
     return BY_CODE.get(code)
+
+
+def label_of(code: str) -> str:
+    """The readable name of an event type ("OTP sent"), or the code itself when it is unknown."""
+    spec = BY_CODE.get(code)
+    return spec.label if spec else code
 
 
 def is_known(code: str) -> bool:

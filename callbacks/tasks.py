@@ -25,7 +25,12 @@ PURGE_SCHEDULE_NAME = "callbacks.retention_purge"
 def _dispatch(*, linger_s: float | None = None) -> int:
     kwargs = {} if linger_s is None else {"linger_s": linger_s}
     result = dispatch_run(worker_id=wake.worker_id_new(), on_backlog=wake.help_request, **kwargs)
-    if result.budget_spent:
+    if result.stopped:
+        # What this worker handed back is due now: another cluster takes it at once (this one's
+        # wake flag, if it holds one, would hold the wake back).
+        wake.wake_flag_clear()
+        wake.wake_request()
+    elif result.budget_spent:
         wake.wake_request()
     return result.processed
 

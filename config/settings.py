@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -9,7 +10,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE names another settings file than the project's `.env` (the process environment wins).
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key" if DEBUG else "")
@@ -30,14 +32,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "callbacks",  # before django_q: its `qcluster` command wraps django-q2's (prompt stops)
     "django_q",
-    "callbacks",
+    "axes",
+    "csp",
     "alerts",
     "reports",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "callbacks.api.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +50,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -64,6 +72,44 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- HTTPS and browser protections ----------------------------------------------------------------
+# HTTPS=true (behind TLS) turns on each of these; each can still be set on its own.
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+# Behind a TLS-terminating proxy: the header and value that mean "the client used https",
+# e.g. HTTP_X_FORWARDED_PROTO,https. Only set it when the proxy always sets (or strips) that header.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if len(_proxy_ssl_header) == 2 else None
+if _proxy_ssl_header and SECURE_PROXY_SSL_HEADER is None:
+    raise environ.ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The screens load scripts, styles, fonts and images from this site only; no inline script runs.
+# Inline style attributes stay allowed (Django's admin templates use them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Database -------------------------------------------------------------------------------
 # Embedded default: SQLite in WAL mode. Immediate transactions take the write lock up front, so
@@ -136,6 +182,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Client address and sign-in throttling ---------------------------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For: 0 ignores the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes: failed sign-ins counted per client address and, separately, per user name.
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("SIGNIN_LOCKOUT_MINUTES", default=15) / 60  # hours, as django-axes takes it
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "callbacks.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only: successful sign-ins are not recorded
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -167,6 +230,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 CALLBACKS_ALLOW_HTTP = env.bool("CALLBACKS_ALLOW_HTTP", default=DEBUG)
 CALLBACKS_ALLOW_PRIVATE_NETWORKS = env.bool("CALLBACKS_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
 CALLBACKS_RETENTION_DAYS = env.int("CALLBACKS_RETENTION_DAYS", default=30)
+# The way out (callbacks/delivery/send/egress.py): an HTTP proxy every callback goes through
+# (http://[user:password@]host:port), and a PEM file of CAs trusted beside the system's.
+CALLBACKS_EGRESS_PROXY = env.str("CALLBACKS_EGRESS_PROXY", default="")
+CALLBACKS_CA_BUNDLE = env.str("CALLBACKS_CA_BUNDLE", default="")
 # The delivery engine (callbacks/delivery/engine.py): requests in flight per worker, rows per claim, how long a
 # claim is leased (longer than the slowest call), how long one dispatcher task runs and lingers idle.
 CALLBACKS_DISPATCH_CONCURRENCY = env.int("CALLBACKS_DISPATCH_CONCURRENCY", default=100)
@@ -174,6 +241,9 @@ CALLBACKS_DISPATCH_BATCH_SIZE = env.int("CALLBACKS_DISPATCH_BATCH_SIZE", default
 CALLBACKS_LEASE_S = env.int("CALLBACKS_LEASE_S", default=300)
 CALLBACKS_DISPATCH_BUDGET_S = env.int("CALLBACKS_DISPATCH_BUDGET_S", default=60)
 CALLBACKS_DISPATCH_LINGER_S = env.float("CALLBACKS_DISPATCH_LINGER_S", default=2.0)
+# On SIGTERM a cluster stops claiming, hands back what it has not sent and waits this long at most for
+# the answers in flight: keep it under the orchestrator's grace period (Docker 10 s, Kubernetes 30 s).
+CALLBACKS_STOP_GRACE_S = env.float("CALLBACKS_STOP_GRACE_S", default=10.0)
 CALLBACKS_RETRY_AFTER_MAX_S = env.int("CALLBACKS_RETRY_AFTER_MAX_S", default=3600)
 # A profile failing continuously this long, or with this many deliveries failed since its last
 # success, turns abnormal (its deliveries are held until a connectivity test succeeds).
@@ -199,13 +269,25 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="")
 
 # --- API ------------------------------------------------------------------------------------------
+# The largest request body any endpoint reads (413 above it); events have their own, smaller limit.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# Django reads admin form bodies up to this; the API parses its own.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+# How long a web process trusts an API key it has read: a revoked key stops working at once in the
+# process that revoked it and within this many seconds in the others (0: read the key on every request).
+API_KEY_CACHE_S = env.float("API_KEY_CACHE_S", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callbacks.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["callbacks.api.permissions.HasAccountScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "callbacks.api.permissions.HasAccountScope",
+        "callbacks.api.permissions.QueryTextStorable",
+    ],
     "DEFAULT_PAGINATION_CLASS": "callbacks.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["callbacks.api.parsers.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "callbacks.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_failure": env.str("API_AUTH_FAILURE_RATE", default="20/min")},
 }
@@ -222,8 +304,22 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "callbacks.api.schema.error_responses_document",
     ],
-    "ENUM_NAME_OVERRIDES": {"ReportFrequencyEnum": "reports.models.Frequency"},
+    "ENUM_NAME_OVERRIDES": {
+        "ReportFrequencyEnum": "reports.models.Frequency",
+        "ReplayStateEnum": "callbacks.services.replays.REPLAYABLE_STATES",
+        "ProfileStatusEnum": "callbacks.models.CallbackProfile.Status",
+        "DeliveryStateEnum": "callbacks.models.Delivery.State",
+    },
 }
+
+# --- Metrics --------------------------------------------------------------------------------------
+# `/metrics` answers only with `Authorization: Bearer <METRICS_TOKEN>` (404 while it is unset). Every
+# process of one machine writes its counts to files in this folder and a scrape adds them up; it must
+# be set before prometheus-client is first imported, hence here, and empty when the machine starts.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(BASE_DIR / ".metrics"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

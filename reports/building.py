@@ -34,6 +34,11 @@ def report_build(*, account: Account, period: Period, now: dt.datetime, report: 
     hour_counts = rollups.counts_by_hour(account=account, start=period.start, end=period.end)
 
     names = {str(pk): name for pk, name in CallbackProfile.objects.filter(account=account).values_list("pk", "name")}
+    gone = {row.profile_id for row in type_counts} - set(names)
+    if gone:
+        # A deleted callback's history still counts in the periods it was used, under its old name.
+        deleted = CallbackProfile.all_objects.filter(account=account, pk__in=gone).values_list("pk", "name")
+        names.update({str(pk): f"{name} (deleted callback)" for pk, name in deleted})
     per_profile = {
         profile_id: {"profile_id": profile_id, "profile_name": name, **dict.fromkeys(_COUNT_FIELDS, 0)}
         for profile_id, name in names.items()

@@ -14,7 +14,8 @@ class TelegramBindingSerializer(serializers.Serializer):
     bot_username = serializers.CharField()
     start_link = serializers.URLField(
         allow_null=True,
-        help_text="https://t.me/<bot>?start=<token>: open it to bind a chat; null while no bot is configured.",
+        help_text="https://t.me/<bot>?start=<token>: open it to bind a chat. Shown to write keys once issued "
+        "(POST alert-settings/telegram/link/); null otherwise, and while no bot is configured.",
     )
     token_expires_at = serializers.DateTimeField(allow_null=True)
 

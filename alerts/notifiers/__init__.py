@@ -1,1 +1,1 @@
-"""How alerts and notices reach people: e-mail (Django's mail backend) and Telegram (python-telegram-bot)."""
+"""How alerts and notices reach people: e-mail (Django's mail backend) and Telegram lives in `alerts.telegram`."""

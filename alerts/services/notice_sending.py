@@ -9,10 +9,18 @@ from datetime import datetime
 
 from alerts.failure_classes import failure_class_text
 from alerts.models import Alert, AlertRecipients
-from alerts.notices import alert_subject, alert_text, failure_notice_context, local_time, screen_link, url_mask
+from alerts.notices import (
+    alert_figures,
+    alert_subject,
+    alert_text,
+    failure_notice_context,
+    local_time,
+    screen_link,
+    url_mask,
+)
 from alerts.notifiers.email import email_send
-from alerts.notifiers.telegram import telegram_is_configured, telegram_message_send
-from callbacks import clock
+from alerts.telegram import telegram_is_configured, telegram_message_send
+from callbacks import clock, metrics
 from callbacks.models import Attempt, CallbackProfile, Delivery
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,7 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
                     "account": alert.account,
                     "notice": notice,
                     "text": text,
+                    "figures": alert_figures(alert=alert),
                     "fired_at": local_time(alert.fired_at, alert.account),
                     "resolved_at": local_time(alert.resolved_at, alert.account),
                     "link": screen_link("alerts_configure"),
@@ -59,7 +68,18 @@ def alert_notice_send(*, alert: Alert, notice: str, sleep: Callable[[float], Non
         sent.append(entry)
     if sent:
         Alert.objects.filter(pk=alert.pk).update(sent_to=[*alert.sent_to, *sent])
+    for entry in sent:
+        if entry["ok"]:
+            metrics.alerts_sent.labels(channel=entry["channel"]).inc()
     logger.info("alert.sent", extra={"alert_id": str(alert.pk), "notice": notice, "channels": len(sent)})
+    return sent
+
+
+def _notice_send(*, kind: str, profile: CallbackProfile, subject: str, template: str, context: dict) -> bool:
+    """E-mail a notice about `profile` to its failure-notice addresses, counted in the metrics when sent."""
+    sent = email_send(to=profile.failure_notice_recipients, subject=subject, template=template, context=context)
+    if sent:
+        metrics.failure_notices_sent.labels(kind=kind).inc()
     return sent
 
 
@@ -68,8 +88,9 @@ def failure_notice_send(*, delivery: Delivery, attempt: Attempt | None, failure:
     profile = delivery.profile
     context = failure_notice_context(delivery=delivery, attempt=attempt, failure=failure, profile=profile)
     status = f"HTTP {context['status']}" if context["status"] else failure_class_text(failure).label
-    return email_send(
-        to=profile.failure_notice_recipients,
+    return _notice_send(
+        kind="first",
+        profile=profile,
         subject=f"Callback to “{profile.name}” failed: {status}",
         template="failure_notice",
         context=context,
@@ -98,42 +119,43 @@ def failure_digest_send(
         "link": screen_link("callbacks_delivery_changelist", query=f"?profile={profile.pk}"),
     }
     noun = "failure" if total == 1 else "failures"
-    return email_send(
-        to=profile.failure_notice_recipients,
+    return _notice_send(
+        kind="digest",
+        profile=profile,
         subject=f"{total} callback {noun} for “{profile.name}” in the last hour",
         template="failure_digest",
         context=context,
     )
 
 
+def _profile_state_context(profile: CallbackProfile, **extra: object) -> dict:
+    return {
+        "profile": profile,
+        "account": profile.account,
+        "url": url_mask(profile.url),
+        "link": screen_link("callbacks_callbackprofile_change", profile.pk),
+        **extra,
+    }
+
+
 def profile_abnormal_notice_send(*, profile: CallbackProfile, reason: str) -> bool:
     """E-mail that the profile turned abnormal: it is no longer called until it recovers."""
-    return email_send(
-        to=profile.failure_notice_recipients,
+    since = local_time(profile.abnormal_since or clock.now(), profile.account)
+    return _notice_send(
+        kind="abnormal",
+        profile=profile,
         subject=f"Callback profile “{profile.name}” disabled: it kept failing",
         template="profile_abnormal",
-        context={
-            "profile": profile,
-            "account": profile.account,
-            "reason": reason,
-            "url": url_mask(profile.url),
-            "since": local_time(profile.abnormal_since or clock.now(), profile.account),
-            "link": screen_link("callbacks_callbackprofile_change", profile.pk),
-        },
+        context=_profile_state_context(profile, reason=reason, since=since),
     )
 
 
 def profile_recovered_notice_send(*, profile: CallbackProfile) -> bool:
     """E-mail that the abnormal profile answered again and is called again."""
-    return email_send(
-        to=profile.failure_notice_recipients,
+    return _notice_send(
+        kind="recovered",
+        profile=profile,
         subject=f"Callback profile “{profile.name}” recovered",
         template="profile_recovered",
-        context={
-            "profile": profile,
-            "account": profile.account,
-            "url": url_mask(profile.url),
-            "at": local_time(clock.now(), profile.account),
-            "link": screen_link("callbacks_callbackprofile_change", profile.pk),
-        },
+        context=_profile_state_context(profile, at=local_time(clock.now(), profile.account)),
     )

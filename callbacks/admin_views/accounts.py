@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
 
 from django import forms
@@ -19,9 +20,9 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import Account, ApiKey
-from callbacks.services.accounts import account_create, account_update
-from callbacks.services.api_keys import api_key_create, api_key_revoke
-from callbacks.services.quotas import QUOTA_FIELDS, QUOTAS, quota_default, quotas_of, quotas_set
+from callbacks.services.accounts import account_create, account_update, account_values_check
+from callbacks.services.api_keys import api_key_create, api_key_revoke, api_key_values_check
+from callbacks.services.quotas import QUOTA_FIELDS, QUOTAS, quota_default, quotas_check, quotas_of, quotas_set
 from callbacks.tenancy import accounts_for_user
 
 
@@ -38,8 +39,15 @@ def moment_shown(moment, *, none: str = "") -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else none
 
 
+def timezone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone, UTC first: a picker instead of free text."""
+    zones = sorted(zone for zone in zoneinfo.available_timezones() if zone != "UTC" and "/" in zone)
+    return [("UTC", "UTC"), *((zone, zone.replace("_", " ")) for zone in zones)]
+
+
 class AccountForm(forms.ModelForm):
-    """Account changes go through `callbacks.services.accounts`; its errors show beside the fields."""
+    """Account changes: checked by `callbacks.services.accounts` while validating (its errors beside the
+    fields), then written by the same service when the screen saves. `clean()` writes nothing."""
 
     class Meta:
         model = Account
@@ -59,16 +67,26 @@ class AccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.saved_account: Account | None = None
         for name in QUOTAS:
             field = self.fields.get(f"quota_{name}")
             if field is not None:
                 field.widget.attrs["placeholder"] = f"{quota_default(name):,}"
                 field.help_text = f"{field.help_text} Empty: the default ({quota_default(name):,})."
+        if "timezone" in self.fields:
+            current = self.instance.timezone if not self.instance._state.adding else "UTC"
+            choices = timezone_choices()
+            if current not in dict(choices):
+                choices.append((current, current))  # a zone stored before the picker keeps showing
+            self.fields["timezone"] = forms.ChoiceField(
+                label="Time zone",
+                choices=choices,
+                initial=current,
+                help_text="Reports and every time on the screens use it.",
+            )
         if "platform_api_key" in self.fields:
             is_set = bool(not self.instance._state.adding and self.instance.platform_api_key)
             self.fields["platform_api_key"].widget = forms.PasswordInput(
-                attrs={"placeholder": "•••••••• set: type to replace" if is_set else ""}
+                attrs={"placeholder": "•••••••• set: type to replace" if is_set else ""}, render_value=True
             )
             self.fields["platform_api_key"].required = False
             self.fields["platform_api_key"].help_text = "Write-only: leave empty to keep the stored key."
@@ -77,32 +95,52 @@ class AccountForm(forms.ModelForm):
     def _post_clean(self) -> None:
         """The account rules are the service's."""
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        values = {name: cleaned[name] for name in self.fields if name in cleaned}
+    def service_values(self) -> dict:
+        values = {name: self.cleaned_data[name] for name in self.fields if name in self.cleaned_data}
         if not values.get("platform_api_key"):
             values.pop("platform_api_key", None)
         if not self.instance._state.adding:
             values = {name: value for name, value in values.items() if name in self.changed_data}
-        quotas = {name: values.pop(name) for name in QUOTA_FIELDS if name in values}
+        return values
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        account = None if self.instance._state.adding else self.instance
         try:
-            with transaction.atomic():
-                if not self.instance._state.adding:
-                    account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
-                else:
-                    account = account_create(**values)
-                self.saved_account = quotas_set(account=account, **quotas) if quotas else account
+            values = self.service_values()
+            quotas = {name: values.pop(name) for name in QUOTA_FIELDS if name in values}
+            account_values_check(account=account, **values)
+            quotas_check(**quotas)
         except ValidationError as error:
-            self.saved_account = None
             service_errors_show(self, error)
         return cleaned
+
+    def service_save(self) -> Account:
+        """Write through the accounts service (called by the screen once the form is valid)."""
+        values = self.service_values()
+        quotas = {name: values.pop(name) for name in QUOTA_FIELDS if name in values}
+        with transaction.atomic():
+            if self.instance._state.adding:
+                account = account_create(**values)
+            else:
+                account = account_update(account=Account.objects.get(pk=self.instance.pk), **values)
+            return quotas_set(account=account, **quotas) if quotas else account
 
 
 class AccountAdmin(AccountScopedAdmin):
     form = AccountForm
-    list_display = ["name", "timezone", "admin_email", "balance_usd", "created"]
+    list_display = ["name", "timezone", "admin_email", "balance_usd", "created", "owner_invite"]
+
+    @admin.display(description="")
+    def owner_invite(self, obj: Account) -> str:
+        """Operators give a customer its owner by invitation, never through Django's user forms."""
+        return format_html(
+            '<a class="cc-button" href="{}?account={}&amp;role=owner">Invite an owner</a>',
+            reverse("admin:callbacks_membership_add"),
+            obj.pk,
+        )
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, obj: Account) -> str:
@@ -158,46 +196,13 @@ class AccountAdmin(AccountScopedAdmin):
         return super().changelist_view(request, {"title": "Accounts", **(extra_context or {})})
 
     def save_form(self, request, form, change):
-        return form.saved_account
+        return form.service_save()
 
     def save_model(self, request, obj, form, change) -> None:
-        """Saved by the accounts service during the form's validation."""
+        """Saved by the accounts service in `save_form`."""
 
     def save_related(self, request, form, formsets, change) -> None:
         """No related rows."""
-
-
-class MembershipAdmin(AccountScopedAdmin):
-    list_display = ["user", "account", "role", "created"]
-
-    @admin.display(description="Member since", ordering="created_at")
-    def created(self, obj) -> str:
-        return moment_shown(obj.created_at)
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        return super().changelist_view(request, {"title": "Members", **(extra_context or {})})
-
-    list_filter = ["role"]
-    search_fields = ["user__username", "user__email", "account__name"]
-    autocomplete_fields = ["user"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def save_model(self, request, obj, form, change) -> None:
-        """A member signs in to the screens, which only staff users may: make the user staff if needed."""
-        super().save_model(request, obj, form, change)
-        user = obj.user
-        if not user.is_staff:
-            user.is_staff = True
-            user.save(update_fields=["is_staff"])
-            self.message_user(request, f"“{user.get_username()}” can now sign in to the screens (made staff).")
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -219,22 +224,29 @@ class ApiKeyCreateForm(forms.ModelForm):
         model = ApiKey
         fields = ["name"]
 
+    def _expires_at(self):
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None
+
     def clean(self):
+        """Checked by the API keys service; nothing is written until the screen saves."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        days = cleaned.get("expires_in_days")
         try:
-            self.created_key, self.raw_key = api_key_create(
-                account=self.account,
-                name=cleaned.get("name", ""),
-                scopes=cleaned.get("scope_choices") or [],
-                expires_at=timezone.now() + timedelta(days=days) if days else None,
-                created_by=self.user,
-            )
+            api_key_values_check(scopes=cleaned.get("scope_choices") or [], expires_at=self._expires_at())
         except ValidationError as error:
             service_errors_show(self, error, {"scopes": "scope_choices", "expires_at": "expires_in_days"})
         return cleaned
+
+    def service_save(self) -> tuple[ApiKey, str]:
+        return api_key_create(
+            account=self.account,
+            name=self.cleaned_data.get("name", ""),
+            scopes=self.cleaned_data.get("scope_choices") or [],
+            expires_at=self._expires_at(),
+            created_by=self.user,
+        )
 
 
 class ApiKeyAdmin(AccountScopedAdmin):
@@ -322,11 +334,12 @@ class ApiKeyAdmin(AccountScopedAdmin):
         return BoundForm
 
     def save_form(self, request, form, change):
-        secret_stash(request, slot=f"apikey:{form.created_key.pk}", value=form.raw_key)
-        return form.created_key
+        created_key, raw_key = form.service_save()
+        secret_stash(request, slot=f"apikey:{created_key.pk}", value=raw_key)
+        return created_key
 
     def save_model(self, request, obj, form, change) -> None:
-        """Already saved by `api_key_create` in the form's validation."""
+        """Saved by `api_key_create` in `save_form`."""
 
     def save_related(self, request, form, formsets, change) -> None:
         """No related rows."""

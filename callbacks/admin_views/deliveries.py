@@ -10,7 +10,7 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,14 +20,17 @@ from django.utils.html import format_html
 from callbacks import event_types
 from callbacks.admin_views.accounts import status_mark
 from callbacks.admin_views.errors import service_errors_show
-from callbacks.admin_views.filters import RecentFilter
+from callbacks.admin_views.filters import RecentFilter, filter_titled
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.selectors.replays import replay_job_get, replay_job_list
 from callbacks.services.deliveries import delivery_retry
 from callbacks.services.replays import REPLAYABLE_STATES, deliveries_replay
+from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
 
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
+# Deliveries that ended without reaching the receiver: the list offers Retry now beside them.
+RETRY_FROM_LIST_STATES = (Delivery.State.FAILED, Delivery.State.CANCELLED)
 
 
 class ProfileFilter(admin.SimpleListFilter):
@@ -35,13 +38,20 @@ class ProfileFilter(admin.SimpleListFilter):
     parameter_name = "profile"
 
     def lookups(self, request, model_admin):
-        profiles = CallbackProfile.objects.all()
+        profiles = CallbackProfile.all_objects.all()  # a deleted callback's history is still in the log
         if not request.user.is_superuser:
             profiles = profiles.filter(account=account_required(request))
-        return [(str(profile.pk), profile.name) for profile in profiles.order_by("name")[:100]]
+        rows = profiles.order_by(F("deleted_at").asc(nulls_first=True), "name").values_list("pk", "name", "deleted_at")[
+            :100
+        ]
+        return [(str(pk), f"{name} (deleted callback)" if deleted_at else name) for pk, name, deleted_at in rows]
 
     def queryset(self, request, queryset):
-        return queryset.filter(profile_id=self.value()) if self.value() else queryset
+        try:
+            profile_id = uuid.UUID(self.value()) if self.value() else None
+        except ValueError:
+            profile_id = None  # a malformed id in the address filters nothing
+        return queryset.filter(profile_id=profile_id) if profile_id else queryset
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -49,16 +59,21 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        return [(spec.code, spec.code) for spec in event_types.REGISTRY]
+        return [(spec.code, f"{spec.label} ({spec.code})") for spec in event_types.REGISTRY]
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
 class DeliveryAdmin(AccountScopedAdmin):
-    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer"]
+    list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer", "row_actions"]
     list_display_links = ["created"]
-    list_filter = ["state", ProfileFilter, EventTypeFilter, RecentFilter]
+    list_filter = [
+        ("state", filter_titled(admin.ChoicesFieldListFilter, "status")),
+        ProfileFilter,
+        EventTypeFilter,
+        RecentFilter,
+    ]
     search_fields = ["event_type"]
     search_help_text = "Search by event id, delivery id, message id or phone number."
     list_select_related = ["profile", "event"]
@@ -90,7 +105,8 @@ class DeliveryAdmin(AccountScopedAdmin):
         return queryset.filter(Q(event_id=identifier) | Q(pk=identifier)), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        context = {"title": "Delivery log", "may_write": may_write(request), **(extra_context or {})}
+        self._writer = may_write(request)
+        context = {"title": "Delivery log", "may_write": self._writer, **(extra_context or {})}
         return super().changelist_view(request, context)
 
     @admin.display(description="Time", ordering="created_at")
@@ -101,11 +117,16 @@ class DeliveryAdmin(AccountScopedAdmin):
     def event_type_shown(self, obj: Delivery) -> str:
         payload = obj.event.payload or {}
         detail = payload.get("message_id") or payload.get("phone") or ""
-        return format_html('<code>{}</code><span class="cc-reason">{}</span>', obj.event_type, detail)
+        return format_html(
+            '{} <code>{}</code><span class="cc-reason">{}</span>',
+            event_types.label_of(obj.event_type),
+            obj.event_type,
+            detail,
+        )
 
     @admin.display(description="Callback")
     def callback(self, obj: Delivery) -> str:
-        return obj.profile.name
+        return str(obj.profile)  # "Orders (deleted callback)" once deleted
 
     @admin.display(description="Status", ordering="state")
     def state_shown(self, obj: Delivery) -> str:
@@ -121,6 +142,21 @@ class DeliveryAdmin(AccountScopedAdmin):
             return format_html('<span class="cc-mono">HTTP {}</span>', obj.last_status_code)
         return obj.last_error_class or "—"
 
+    @admin.display(description="")
+    def row_actions(self, obj: Delivery) -> str:
+        details = format_html(
+            '<a class="cc-button" href="{}">Details</a>', reverse("admin:callbacks_delivery_change", args=[obj.pk])
+        )
+        if not getattr(self, "_writer", False) or obj.state not in RETRY_FROM_LIST_STATES:
+            return format_html('<div class="cc-row-actions">{}</div>', details)
+        # A button of the changelist's own form (forms cannot nest): it posts there with its CSRF token.
+        return format_html(
+            '<div class="cc-row-actions">{}<button type="submit" class="cc-button" formaction="{}" formmethod="post" '
+            'name="back" value="list">Retry now</button></div>',
+            details,
+            reverse("admin:callbacks_delivery_retry", args=[obj.pk]),
+        )
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -131,12 +167,16 @@ class DeliveryAdmin(AccountScopedAdmin):
         ]
 
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        offer = self.switch_offer(request, object_id)
+        if offer is not None:
+            return offer
         delivery = self.get_object(request, object_id)
         context = {
             **self.admin_site.each_context(request),
             "title": "Delivery",
             "event_json": json.dumps(delivery.event.payload, indent=2, ensure_ascii=False),
             "delivery": delivery,
+            "event_label": event_types.label_of(delivery.event_type),
             "attempts": delivery.attempts.order_by("number"),
             "may_write": may_write(request),
             "opts": self.opts,
@@ -151,6 +191,8 @@ class DeliveryAdmin(AccountScopedAdmin):
                 messages.success(request, "The delivery is queued to be sent again now.")
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
+        if request.POST.get("back") == "list":
+            return HttpResponseRedirect(reverse("admin:callbacks_delivery_changelist"))
         return HttpResponseRedirect(reverse("admin:callbacks_delivery_change", args=[delivery.pk]))
 
     def replay_view(self, request: HttpRequest):
@@ -199,15 +241,24 @@ class DeliveryAdmin(AccountScopedAdmin):
         return TemplateResponse(request, "admin/callbacks/delivery/replay_job.html", context)
 
 
+def date_range_validate(value) -> None:
+    if not date_in_range(value):
+        raise ValidationError(DATE_RANGE_MESSAGE)
+
+
 class ReplayForm(forms.Form):
     """Which deliveries to send again: a callback, a time range and the states to include."""
 
     profile = forms.ModelChoiceField(queryset=CallbackProfile.objects.none(), label="Callback")
     created_after = forms.DateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        validators=[date_range_validate],
     )
     created_before = forms.DateTimeField(
-        label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label="To",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        validators=[date_range_validate],
     )
     state = forms.ChoiceField(
         label="Deliveries that are",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+
+from callbacks.text_checks import DATE_MAX_YEAR, DATE_MIN_YEAR, date_in_range
 
 
 class DateRangeFilter(admin.FieldListFilter):
@@ -18,19 +20,34 @@ class DateRangeFilter(admin.FieldListFilter):
         self.parameter_from = f"{field_path}__from"
         self.parameter_to = f"{field_path}__to"
         super().__init__(field, request, params, model, model_admin, field_path)
+        # "created at" reads as "Created" above the dates.
+        self.title = str(self.title).removesuffix(" at")
         self.request_params = {key: value for key, value in request.GET.items()}
 
     def expected_parameters(self) -> list[str]:
         return [self.parameter_from, self.parameter_to]
 
     def _value(self, name: str):
+        """The date asked for, or None; a value that is no date (in range) is ignored and said so."""
         value = self.used_parameters.get(name)
         if isinstance(value, list):
             value = value[-1] if value else None
-        return parse_date(value) if value else None
+        if not value:
+            return None
+        try:
+            day = parse_date(value)
+        except ValueError:
+            day = None
+        if day is None or not date_in_range(day):
+            self.invalid.append(f"“{value}” is not a date between {DATE_MIN_YEAR}-01-01 and {DATE_MAX_YEAR}-12-31.")
+            return None
+        return day
 
     def queryset(self, request, queryset):
+        self.invalid: list[str] = []
         start, end = self._value(self.parameter_from), self._value(self.parameter_to)
+        for problem in self.invalid:
+            messages.error(request, problem)
         zone = timezone.get_current_timezone()
         if start:
             queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(start, time.min, zone)})
@@ -72,3 +89,14 @@ class RecentFilter(admin.SimpleListFilter):
         if window is None:
             return queryset
         return queryset.filter(**{f"{self.field_name}__gte": timezone.now() - window})
+
+
+def filter_titled(filter_class: type[admin.FieldListFilter], title: str) -> type[admin.FieldListFilter]:
+    """A field's list filter under the title the screen uses for that column ("Status", not "state")."""
+
+    class Titled(filter_class):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled

@@ -1,8 +1,10 @@
 """The "Configure a callback" form. Validation and saving are `callbacks.services.profiles`'s:
-the form only converts what the browser sends into the service's arguments and puts the
-service's field errors beside the fields."""
+the form only converts what the browser sends into the service's arguments, puts the service's
+field errors beside the fields (`clean` writes nothing) and saves through the service when asked."""
 
 from __future__ import annotations
+
+import json
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,7 +14,8 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.profile_widgets import EventTypeGroupsWidget, KeyValueWidget, SecretInput
 from callbacks.models import CallbackProfile
 from callbacks.services import profile_rules as rules
-from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update
+from callbacks.services.profiles import SECRET_FIELDS, profile_create, profile_update, profile_validate
+from callbacks.text_checks import JSON_DEPTH_MESSAGE, json_problem
 
 LIST_FIELDS = ("encryption_fields", "failure_notice_emails", "retry_schedule_s")
 # The order the form shows them in; the service decides which fields it accepts.
@@ -72,6 +75,47 @@ class RetryScheduleField(CommaListField):
             raise ValidationError("Seconds as whole numbers, comma-separated, e.g. 0, 5, 300, 1800.") from error
 
 
+class BoundedJSONField(forms.JSONField):
+    """JSON no deeper than MAX_JSON_DEPTH and free of text no database stores, as the API takes it."""
+
+    text_checked = True
+
+    def to_python(self, value):
+        try:
+            document = super().to_python(value)
+        except RecursionError as error:
+            raise ValidationError(JSON_DEPTH_MESSAGE) from error
+        problem = json_problem(document)
+        if problem is not None:
+            where, message = problem
+            if not where or self.text_checked:
+                raise ValidationError(f"{where}: {message}" if where else message)
+        return document
+
+    def bound_data(self, data, initial):
+        # Shown again as typed when it cannot be read back (Django's own would recurse again).
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
+class HeadersField(BoundedJSONField):
+    """Headers as a JSON object; a value the rules refused shows again as typed, even a lone surrogate
+    (escaped as JSON writes it: the page could not carry the character itself). Their text is checked
+    by the profile rules, which name the header and the reason."""
+
+    text_checked = False
+
+    def prepare_value(self, value):
+        text = super().prepare_value(value)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(value)
+        return text
+
+
 class CallbackProfileForm(forms.ModelForm):
     # Plain text: the service checks the address (placeholders such as <data.id> are allowed in it).
     url = forms.CharField(
@@ -80,7 +124,7 @@ class CallbackProfileForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"placeholder": "https://example.com/callbacks", "class": "vTextField"}),
         help_text="Where Callback Center sends the events. Placeholders such as &lt;data.phone&gt; are percent-encoded.",
     )
-    headers = forms.JSONField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
+    headers = HeadersField(required=False, widget=KeyValueWidget(), help_text="Sent with every request.")
     event_types = forms.MultipleChoiceField(
         required=False,
         widget=EventTypeGroupsWidget,
@@ -137,15 +181,20 @@ class CallbackProfileForm(forms.ModelForm):
             "encryption_iv": "Exactly 16 characters. Used only when the random IV is off.",
         }
 
-    def __init__(self, *args, account=None, **kwargs) -> None:
+    def __init__(self, *args, account=None, operator: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
-        self.saved_profile: CallbackProfile | None = None
-        self.revealed_secret: str | None = None
+        self.operator = operator
         # A read-only look builds the form without fields: only set up the ones present.
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
         self._number_limits_show()
+        if "failure_notice_emails" in self.fields and account is not None:
+            self.fields[
+                "failure_notice_emails"
+            ].help_text = (
+                f"Up to 5 addresses, comma-separated. Empty: the account's admin e-mail, {account.admin_email}."
+            )
         if "http_method" in self.fields:
             self.fields["http_method"].choices = [(method, method) for method in CallbackProfile.HttpMethod.values]
         if not self.instance._state.adding:
@@ -186,18 +235,37 @@ class CallbackProfileForm(forms.ModelForm):
         return data
 
     def clean(self):
+        """Checked by the profiles service; nothing is written until the screen saves (`service_save`)."""
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        profile = None if self.instance._state.adding else self.instance
         try:
-            if not self.instance._state.adding:
-                self.saved_profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
-            else:
-                self.saved_profile = profile_create(account=self.account, **self.service_fields())
-            self.revealed_secret = getattr(self.saved_profile, "new_signing_secret", "") or None
+            profile_validate(account=self.account, profile=profile, **self.service_fields())
         except ValidationError as error:
             service_errors_show(self, error)
+            self._operator_hint_add()
         return cleaned
+
+    def service_save(self) -> tuple[CallbackProfile, str | None]:
+        """Write through the profiles service; answers the profile and a new signing secret to show once."""
+        if self.instance._state.adding:
+            profile = profile_create(account=self.account, **self.service_fields())
+        else:
+            profile = profile_update(profile=self.instance, **self.service_fields()) or self.instance
+        return profile, getattr(profile, "new_signing_secret", "") or None
+
+    def _operator_hint_add(self) -> None:
+        """An operator refused an http:// or private address learns which setting allows it."""
+        if not self.operator or "url" not in self.errors:
+            return
+        setting = rules.url_refusal_setting(str(self.data.get(self.add_prefix("url"), "")).strip())
+        if setting:
+            self.add_error(
+                "url",
+                f"Operator: {setting}=true in the server's environment (.env) allows it, for every account; "
+                "see the configuration page of the docs.",
+            )
 
 
 def _event_type_codes() -> list[str]:

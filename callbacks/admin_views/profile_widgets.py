@@ -50,7 +50,7 @@ class EventTypeGroupsWidget(forms.CheckboxSelectMultiple):
             items = format_html_join(
                 "",
                 '<label title="{}" data-example="{}" data-code="{}" data-description="{}">'
-                '<input type="checkbox" name="{}" value="{}"{}> <span><code>{}</code></span></label>',
+                '<input type="checkbox" name="{}" value="{}"{}> <span class="cc-event-name">{} <code>{}</code></span></label>',
                 (
                     (
                         spec.description,
@@ -60,6 +60,7 @@ class EventTypeGroupsWidget(forms.CheckboxSelectMultiple):
                         name,
                         spec.code,
                         mark_safe(" checked") if spec.code in chosen else "",
+                        spec.label,
                         spec.code,
                     )
                     for spec in specs
@@ -74,8 +75,13 @@ class EventTypeGroupsWidget(forms.CheckboxSelectMultiple):
 
 
 class SecretInput(forms.PasswordInput):
-    """Write-only: never renders the stored value, says whether one is set."""
+    """Write-only: never renders the stored value, says whether one is set.
+
+    What the person typed comes back after a failed save (the form's initial value is empty, so only
+    their own input is ever rendered), so they do not type every secret again."""
 
     def __init__(self, *, is_set: bool = False, attrs: dict | None = None) -> None:
         placeholder = "•••••••• set: type to replace" if is_set else ""
-        super().__init__(attrs={"placeholder": placeholder, "autocomplete": "new-password", **(attrs or {})})
+        super().__init__(
+            attrs={"placeholder": placeholder, "autocomplete": "new-password", **(attrs or {})}, render_value=True
+        )

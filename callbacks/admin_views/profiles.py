@@ -1,4 +1,4 @@
-"""Callback settings: the profiles list (status, statistics, Refresh, Enable / Disable) and the
+"""Callbacks: the profiles list (status, statistics, Refresh, Enable / Disable) and the
 "Configure a callback" form. Every change goes through `callbacks.services.profiles`; Refresh
 through the engine's connectivity test."""
 
@@ -7,19 +7,30 @@ from __future__ import annotations
 import logging
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from callbacks.admin_views.accounts import status_mark
 from callbacks.admin_views.filters import DateRangeFilter
 from callbacks.admin_views.profile_form import SECRET_FIELDS, CallbackProfileForm
+from callbacks.admin_views.profile_list import (
+    REFRESH_REFUSED,
+    HealthFilter,
+    actions_block,
+    delete_prompt,
+    statistics_block,
+    status_block,
+)
+from callbacks.admin_views.profile_page import trigger_curl
 from callbacks.admin_views.reveal import secret_pop, secret_stash
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.admin_views.selectors import profile_event_counts
 from callbacks.models import CallbackProfile
+from callbacks.selectors.health import health_state
 from callbacks.services.connectivity import profile_test
 from callbacks.services.profiles import profile_delete
 
@@ -44,6 +55,7 @@ FIELDSETS = (
         },
     ),
     ("Events to send", {"fields": ["event_types"]}),
+    ("Failure notices", {"fields": ["failure_notice_emails"]}),
     (
         "Delivery",
         {
@@ -54,7 +66,6 @@ FIELDSETS = (
                 ("connect_timeout_s", "response_timeout_s"),
                 "retry_schedule_s",
                 "max_in_flight",
-                "failure_notice_emails",
             ],
         },
     ),
@@ -75,24 +86,14 @@ def _secret_state(field: str, label: str):
     return shown
 
 
-def status_block(profile: CallbackProfile) -> str:
-    label = {"disabled": "Disabled", "abnormal": "Abnormal", "enabled": "Enabled"}.get(profile.status, profile.status)
-    reason = format_html('<span class="cc-reason">{}</span>', profile.status_reason) if profile.status_reason else ""
-    return format_html(
-        '<span class="cc-status-cell" data-status-for="{}">{}{}</span>',
-        profile.pk,
-        status_mark(profile.status, label),
-        reason,
-    )
-
-
 class CallbackProfileAdmin(AccountScopedAdmin):
     form = CallbackProfileForm
     fieldsets = FIELDSETS
     change_form_template = "admin/callbacks/callbackprofile/change_form.html"
     list_display = ["callback", "address", "statistics", "row_actions"]
     list_display_links = None
-    list_filter = ["status", "http_method", ("created_at", DateRangeFilter)]
+    list_filter = [HealthFilter, "http_method", ("created_at", DateRangeFilter)]
+    actions = ["delete_selected_callbacks"]
     search_fields = ["name", "description", "url"]
     search_help_text = "Search by name, description or address."
     list_per_page = 25
@@ -114,8 +115,12 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         self._request = request
         self._writer = may_write(request)
-        response = super().changelist_view(request, {"title": "Callback settings", **(extra_context or {})})
-        return response
+        context = {
+            "title": "Callbacks",
+            "health_url": reverse("admin:callbacks_callbackprofile_health"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -142,57 +147,55 @@ class CallbackProfileAdmin(AccountScopedAdmin):
 
     @admin.display(description="Event statistics")
     def statistics(self, obj: CallbackProfile) -> str:
-        counts = getattr(self, "_counts", {}).get(obj.pk)
-        if not counts:
-            return format_html('<span class="cc-muted">{}</span>', "No events yet")
-        day, month = counts["day"], counts["month"]
-        rows = format_html_join(
-            "",
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (code, *day["types"].get(code, (0, 0)), delivered, failed)
-                for code, (delivered, failed) in sorted(month["types"].items())
-            ),
-        )
-        return format_html(
-            '<div class="cc-stats" tabindex="0">'
-            '<div class="cc-stats-summary"><span class="cc-muted">24 h</span><span class="ok">{} delivered</span>'
-            '<span class="ko">{} failed</span><span class="cc-muted">30 days</span><span class="ok">{} delivered</span>'
-            '<span class="ko">{} failed</span></div>'
-            '<div class="cc-stats-detail" role="tooltip"><table><thead><tr><th>Event type</th><th>24 h ✓</th>'
-            "<th>24 h ✗</th><th>30 days ✓</th><th>30 days ✗</th></tr></thead><tbody>{}</tbody></table></div></div>",
-            day["delivered"],
-            day["failed"],
-            month["delivered"],
-            month["failed"],
-            rows,
-        )
+        return statistics_block(getattr(self, "_counts", {}).get(obj.pk))
 
     @admin.display(description="")
     def row_actions(self, obj: CallbackProfile) -> str:
-        refresh = format_html(
-            '<button type="button" class="cc-button" data-refresh-url="{}" data-profile="{}">↻ Refresh</button>',
-            reverse("admin:callbacks_callbackprofile_refresh", args=[obj.pk]),
-            obj.pk,
-        )
-        if not getattr(self, "_writer", False):
-            return format_html('<div class="cc-row-actions">{}</div>', refresh)
-        target = "disabled" if obj.status in ("enabled", "abnormal") else "enabled"
-        # A button of the changelist's own form (forms cannot nest): it posts there with its CSRF token.
-        toggle = format_html(
-            '<button type="submit" class="cc-button" formaction="{}" formmethod="post" name="status" value="{}">{}</button>',
-            reverse("admin:callbacks_callbackprofile_status", args=[obj.pk]),
-            target,
-            "Disable" if target == "disabled" else "Enable",
-        )
-        return format_html(
-            '<div class="cc-row-actions">{}<a class="cc-button" href="{}">Edit</a>{}'
-            '<a class="cc-button danger" href="{}">Delete</a></div>',
-            refresh,
-            reverse("admin:callbacks_callbackprofile_change", args=[obj.pk]),
-            toggle,
-            reverse("admin:callbacks_callbackprofile_delete", args=[obj.pk]),
-        )
+        return actions_block(obj, writer=getattr(self, "_writer", False))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # Django's own page lists rows; ours says what stops
+        return actions
+
+    @admin.action(description="Delete the selected callbacks", permissions=["delete"])
+    def delete_selected_callbacks(self, request: HttpRequest, queryset):
+        """Ask first with our own words, then delete each (a soft delete, history kept)."""
+        profiles = list(queryset.order_by("name"))
+        if request.POST.get("confirmed") == "yes":
+            for profile in profiles:
+                profile_delete(profile=profile)
+            messages.success(request, _deleted_message(profiles))
+            return None
+        return self._delete_confirmation(request, profiles, bulk=True)
+
+    def delete_view(self, request: HttpRequest, object_id, extra_context=None):
+        """Our own confirmation ("Delete X? Nothing more will be sent to …"), never Django's page."""
+        profile = self.get_object(request, unquote(object_id))
+        if not self.has_delete_permission(request, profile):
+            raise PermissionDenied
+        if request.method == "POST":
+            profile_delete(profile=profile)
+            messages.success(request, _deleted_message([profile]))
+            return HttpResponseRedirect(reverse("admin:callbacks_callbackprofile_changelist"))
+        return self._delete_confirmation(request, [profile], bulk=False)
+
+    def _delete_confirmation(self, request: HttpRequest, profiles: list[CallbackProfile], *, bulk: bool):
+        if len(profiles) == 1:
+            prompt = delete_prompt(profiles[0])
+        else:
+            prompt = f"Delete {len(profiles)} callbacks? Nothing more will be sent to their addresses."
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete callback" if len(profiles) == 1 else "Delete callbacks",
+            "opts": self.opts,
+            "profiles": profiles,
+            "prompt": prompt,
+            "bulk": bulk,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "cancel_url": reverse("admin:callbacks_callbackprofile_changelist"),
+        }
+        return TemplateResponse(request, "admin/callbacks/callbackprofile/delete.html", context)
 
     # --- the form -------------------------------------------------------------------------------------
     def get_fieldsets(self, request, obj=None):
@@ -207,20 +210,22 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
         account = obj.account if obj is not None else account_required(request)
+        operator = request.user.is_superuser
 
         class AccountForm(form_class):
             def __init__(self, *args, **form_kwargs):
-                super().__init__(*args, account=account, **form_kwargs)
+                super().__init__(*args, account=account, operator=operator, **form_kwargs)
 
         return AccountForm
 
     def save_form(self, request, form, change):
-        if form.revealed_secret:
-            secret_stash(request, slot=f"profile:{form.saved_profile.pk}", value=form.revealed_secret)
-        return form.saved_profile
+        profile, revealed_secret = form.service_save()
+        if revealed_secret:
+            secret_stash(request, slot=f"profile:{profile.pk}", value=revealed_secret)
+        return profile
 
     def save_model(self, request, obj, form, change) -> None:
-        """Saved by the profiles service during the form's validation."""
+        """Saved by the profiles service in `save_form`."""
 
     def save_related(self, request, form, formsets, change) -> None:
         """Subscriptions are saved by the profiles service with the profile."""
@@ -230,27 +235,22 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         return HttpResponseRedirect(reverse("admin:callbacks_callbackprofile_change", args=[obj.pk]))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["title"] = "Configure a callback"
+        context["title"] = "Callback"
         context["subtitle"] = obj.name if obj else "New callback"
         if obj is not None:
             context["revealed_secret"] = secret_pop(request, slot=f"profile:{obj.pk}")
             context["signing_secret_set"] = bool(obj.signing_secret)
             context["rotate_url"] = reverse("admin:callbacks_callbackprofile_rotate", args=[obj.pk])
             context["previous_secret_expires_at"] = obj.previous_signing_secret_expires_at
+            context["trigger_curl"] = trigger_curl(request=request, profile=obj)
         context["account_name"] = obj.account.name if obj else account_required(request).name
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def delete_model(self, request, obj) -> None:
-        profile_delete(profile=obj)
-
-    def delete_queryset(self, request, queryset) -> None:
-        for profile in queryset:
-            profile_delete(profile=profile)
 
     # --- row actions -----------------------------------------------------------------------------------
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("health/", wrap(self.health_view), name="callbacks_callbackprofile_health"),
             path("<uuid:profile_id>/refresh/", wrap(self.refresh_view), name="callbacks_callbackprofile_refresh"),
             path("<uuid:profile_id>/status/", wrap(self.status_view), name="callbacks_callbackprofile_status"),
             path("<uuid:profile_id>/rotate/", wrap(self.rotate_view), name="callbacks_callbackprofile_rotate"),
@@ -265,6 +265,8 @@ class CallbackProfileAdmin(AccountScopedAdmin):
         profile = self._profile(request, profile_id)
         if request.method != "POST":
             return JsonResponse({"error": "POST only"}, status=405)
+        if not may_write(request):
+            return JsonResponse({"error": REFRESH_REFUSED}, status=403)
         result = profile_test(profile=profile)
         profile.refresh_from_db()
         return JsonResponse(
@@ -272,11 +274,21 @@ class CallbackProfileAdmin(AccountScopedAdmin):
                 "status": profile.status,
                 "status_label": profile.get_status_display(),
                 "status_reason": profile.status_reason,
+                "health": health_state(profile),
                 "html": str(status_block(profile)),
                 "ok": result.ok,
                 "detail": _test_summary(result),
             }
         )
+
+    def health_view(self, request: HttpRequest):
+        """The status cells of the listed callbacks (`?id=…&id=…`), for the list to keep its pills current."""
+        ids = request.GET.getlist("id")[: self.list_per_page]
+        try:
+            profiles = list(self.get_queryset(request).filter(pk__in=ids))
+        except ValidationError:
+            return JsonResponse({"error": "Give callback ids."}, status=400)
+        return JsonResponse({"cells": {str(profile.pk): str(status_block(profile)) for profile in profiles}})
 
     def status_view(self, request: HttpRequest, profile_id):
         profile = self._profile(request, profile_id)
@@ -301,6 +313,12 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             secret_stash(request, slot=f"profile:{profile.pk}", value=secret)
             messages.success(request, "A new signing secret is in use; the previous one also signs for 24 hours.")
         return HttpResponseRedirect(change_url)
+
+
+def _deleted_message(profiles: list[CallbackProfile]) -> str:
+    if len(profiles) == 1:
+        return f"“{profiles[0].name}” is deleted: nothing more is sent to it. Its history stays in the delivery log."
+    return f"{len(profiles)} callbacks are deleted: nothing more is sent to them. Their history stays in the log."
 
 
 def _test_summary(result) -> str:

@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
 
 from callbacks.models import Account, Membership
 from callbacks.tenancy import accounts_for_user
@@ -37,7 +38,7 @@ def account_choose(request: HttpRequest, account_id: str) -> Account:
     """Make `account_id` the current account; 404 unless the user may act for it."""
     try:
         account = accounts_for_user(request.user).get(pk=account_id)
-    except (Account.DoesNotExist, ValueError, TypeError) as error:
+    except (Account.DoesNotExist, ValidationError, ValueError, TypeError) as error:  # a malformed id too
         raise Http404("No such account.") from error
     request.session[SESSION_ACCOUNT_KEY] = str(account.pk)
     request._callback_center_account = account
@@ -79,6 +80,21 @@ class AccountScopedAdmin(admin.ModelAdmin):
     """
 
     account_field = "account"
+    # No raw admin leftovers: no filter counts, no "Save and add another", no History.
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Django's bulk "delete selected" bar is not ours; a screen that needs a bulk action adds its own."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def render_change_form(self, request: HttpRequest, context: dict, add=False, change=False, form_url="", obj=None):
+        context.update(show_save_and_add_another=False, show_save_and_continue=False, show_save_as_new=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        raise Http404("No history here.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
@@ -91,30 +107,50 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         found = super().get_object(request, object_id, from_field)
-        if found is None and request.method == "GET" and not request.user.is_superuser:
-            found = self._object_of_another_own_account(request, object_id)
         if found is None:
             raise Http404("Not found.")
         return found
 
-    def _object_of_another_own_account(self, request: HttpRequest, object_id: str):
-        """The object when it belongs to another account of the user, which becomes the current one.
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        return self.switch_offer(request, object_id) or super().change_view(request, object_id, form_url, extra_context)
 
-        A link from an e-mail (a failed delivery, say) then opens whichever of the user's accounts
-        is chosen in the header; objects of accounts the user is no member of stay a 404.
+    def switch_offer(self, request: HttpRequest, object_id: str) -> TemplateResponse | None:
+        """A page offering to switch accounts, when the object is in another of the user's accounts."""
+        if request.method != "GET" or request.user.is_superuser:
+            return None
+        elsewhere = self._account_of_object_elsewhere(request, object_id)
+        return self._switch_offer(request, elsewhere) if elsewhere is not None else None
+
+    def _account_of_object_elsewhere(self, request: HttpRequest, object_id: str) -> Account | None:
+        """The user's other account that holds this object, when the current one does not.
+
+        A link from an e-mail (a failed delivery, say) may name an object of another of the user's
+        accounts: the screen offers to switch rather than switching behind the user's back.
         """
+        current = account_current(request)
         try:
             self.model._meta.get_field(self.account_field)
-            found = (
-                self.model._default_manager.filter(**{f"{self.account_field}__in": accounts_for_user(request.user)})
-                .filter(pk=object_id)
+            rows = self.model._default_manager.filter(pk=object_id)
+            if current is not None and rows.filter(**{self.account_field: current}).exists():
+                return None
+            account_id = (
+                rows.filter(**{f"{self.account_field}__in": accounts_for_user(request.user)})
+                .values_list(f"{self.account_field}_id", flat=True)
                 .first()
             )
         except (FieldDoesNotExist, ValidationError, ValueError):
             return None
-        if found is not None:
-            account_choose(request, str(getattr(found, f"{self.account_field}_id")))
-        return found
+        return Account.objects.filter(pk=account_id).first() if account_id else None
+
+    def _switch_offer(self, request: HttpRequest, account: Account) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Another of your accounts",
+            "opts": self.model._meta,
+            "target_account": account,
+            "next_url": request.get_full_path(),
+        }
+        return TemplateResponse(request, "admin/callback_center/switch_offer.html", context)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or account_role(request) is not None

@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from callbacks.models import DeliveryStats
+from callbacks.models import Delivery, DeliveryStats
 
 DAY = timedelta(hours=24)
 MONTH = timedelta(days=30)
 
 
 def profile_event_counts(*, profile_ids: Iterable, now: datetime | None = None) -> dict:
-    """{profile_id: {"day"|"month": {"delivered", "failed", "types": {code: (delivered, failed)}}}}
-    over the last 24 hours and 30 days, in one grouped query over the rollups."""
+    """{profile_id: {"day"|"month": {"delivered", "failed", "retrying", "types": {code: (delivered, failed,
+    retrying)}}}} over the last 24 hours and 30 days: delivered and failed from the hourly rollups,
+    retrying from the deliveries still waiting after a failed attempt (the backlog, not the history)."""
     now = now or timezone.now()
+    profile_ids = list(profile_ids)
     day_start = now - DAY
     rows = (
-        DeliveryStats.objects.filter(profile_id__in=list(profile_ids), hour__gte=now - MONTH)
+        DeliveryStats.objects.filter(profile_id__in=profile_ids, hour__gte=now - MONTH)
         .values("profile_id", "event_type")
         .annotate(
             month_delivered=Sum("delivered"),
@@ -29,21 +31,50 @@ def profile_event_counts(*, profile_ids: Iterable, now: datetime | None = None) 
             day_failed=Sum("failed", filter=Q(hour__gte=day_start)),
         )
     )
+    retrying = _retrying(profile_ids, now).values("profile_id", "event_type").annotate(**_retrying_counts(now))
     counts: dict = {}
-    for row in rows:
+    for row in [*rows, *retrying]:
         profile = counts.setdefault(row["profile_id"], {period: _empty() for period in ("day", "month")})
         for period in ("day", "month"):
-            delivered = row[f"{period}_delivered"] or 0
-            failed = row[f"{period}_failed"] or 0
-            profile[period]["delivered"] += delivered
-            profile[period]["failed"] += failed
-            if delivered or failed:
-                profile[period]["types"][row["event_type"]] = (delivered, failed)
+            numbers = [row.get(f"{period}_{kind}") or 0 for kind in KINDS]
+            if not any(numbers):
+                continue
+            kept = profile[period]["types"].setdefault(row["event_type"], [0, 0, 0])
+            for index, kind in enumerate(KINDS):
+                profile[period][kind] += numbers[index]
+                kept[index] += numbers[index]
+    for profile in counts.values():
+        for period in ("day", "month"):
+            profile[period]["types"] = {code: tuple(values) for code, values in profile[period]["types"].items()}
     return counts
 
 
+KINDS = ("delivered", "failed", "retrying")
+
+
+def _retrying(profile_ids: Iterable, now: datetime):
+    """Deliveries of the last 30 days still waiting after a failed attempt (read through the profile and
+    state index: the size of the backlog, not of the history)."""
+    return Delivery.objects.filter(
+        profile_id__in=profile_ids,
+        state__in=(Delivery.State.PENDING, Delivery.State.HELD),
+        attempt_count__gt=0,
+        created_at__gte=now - MONTH,
+    )
+
+
+def _retrying_counts(now: datetime) -> dict:
+    return {"month_retrying": Count("pk"), "day_retrying": Count("pk", filter=Q(created_at__gte=now - DAY))}
+
+
+def account_retrying(*, profile_ids: Iterable, now: datetime | None = None) -> dict[str, int]:
+    """{"day": n, "month": n}: deliveries created in the last 24 hours / 30 days that are being retried."""
+    counted = _retrying(profile_ids, now or timezone.now()).aggregate(**_retrying_counts(now or timezone.now()))
+    return {period: counted[f"{period}_retrying"] or 0 for period in ("day", "month")}
+
+
 def _empty() -> dict:
-    return {"delivered": 0, "failed": 0, "types": {}}
+    return {"delivered": 0, "failed": 0, "retrying": 0, "types": {}}
 
 
 def account_delivery_series(*, account=None, now: datetime | None = None) -> dict:

@@ -8,7 +8,6 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,8 +50,6 @@ class AccountSerializer(serializers.Serializer):
 class AccountView(APIView):
     """The account the API key belongs to."""
 
-    parser_classes = [JSONParser]
-
     @extend_schema(summary="The caller's account", responses=AccountSerializer)
     def get(self, request: Request) -> Response:
         return Response(AccountSerializer(request.user.account).data)
@@ -75,8 +72,7 @@ class ApiKeySerializer(serializers.Serializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiKey.Scope.choices),
         required=False,
-        default=list(ApiKey.Scope.values),
-        help_text="Any of read and write (default both).",
+        help_text="Any of read and write, at most those of the calling key (default: the calling key's).",
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     expires_in_days = serializers.IntegerField(
@@ -121,7 +117,6 @@ class ApiKeyViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiKeySerializer
-    parser_classes = [JSONParser]
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
@@ -132,7 +127,9 @@ class ApiKeyViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        api_key, raw_key = api_key_create(account=request.user.account, **serializer.validated_data)
+        api_key, raw_key = api_key_create(
+            account=request.user.account, parent=request.auth, **serializer.validated_data
+        )
         answer = ApiKeyCreatedSerializer(api_key).data
         answer["key"] = raw_key
         return Response(answer, status=status.HTTP_201_CREATED)

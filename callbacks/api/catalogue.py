@@ -6,18 +6,22 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from callbacks.event_types import Category
+from callbacks.event_types import Category, label_of
 from callbacks.models import EventType
 
 
 class EventTypeSerializer(serializers.ModelSerializer):
     category_label = serializers.CharField(read_only=True)
+    label = serializers.SerializerMethodField(help_text="The readable name shown on the screens.")
     example = serializers.JSONField(read_only=True, help_text="An example of the `data` the event carries.")
 
     class Meta:
         model = EventType
-        fields = ["code", "category", "category_label", "description", "example"]
+        fields = ["code", "label", "category", "category_label", "description", "example"]
         read_only_fields = fields
+
+    def get_label(self, event_type: EventType) -> str:
+        return label_of(event_type.code)
 
 
 @extend_schema_view(

@@ -71,7 +71,7 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
         if values.get("profile") is not None:
             profile = profile_get(account=account, profile_id=values["profile"])
             if profile is None:
-                return Response({"profile": ["No such callback profile."]}, status=status.HTTP_400_BAD_REQUEST)
+                return Response({"profile": ["No such callback."]}, status=status.HTTP_400_BAD_REQUEST)
         outcome = deliveries_replay(
             account=account,
             profile=profile,

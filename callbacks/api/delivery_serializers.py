@@ -20,6 +20,29 @@ class EventIngestSerializer(serializers.Serializer):
     )
 
 
+class EventBatchSerializer(serializers.Serializer):
+    events = EventIngestSerializer(many=True, help_text="1 to 1,000 events, each checked on its own.")
+
+
+class EventBatchItemSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "refused"])
+    id = serializers.UUIDField(required=False, help_text="The event's id (accepted items).")
+    replayed = serializers.BooleanField(
+        required=False, help_text="True when the idempotency key named an event of the last 24 hours."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="The failing fields and their messages (refused items).",
+    )
+
+
+class EventBatchAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = EventBatchItemSerializer(many=True, help_text="One result per item, in the order posted.")
+
+
 class TriggerSerializer(serializers.Serializer):
     data = serializers.JSONField(help_text="The payload to send: a JSON object of at most 256 KiB.")
     type = serializers.CharField(max_length=64, required=False, help_text="Default: callback.test.")
@@ -43,6 +66,10 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    # Through the one redaction rule, also for attempts stored before it applied at write.
+    request_url = serializers.CharField(source="request_url_shown", read_only=True)
+    request_headers = serializers.JSONField(source="request_headers_shown", read_only=True)
+
     class Meta:
         model = Attempt
         fields = [
@@ -66,6 +93,18 @@ class AttemptSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     event = serializers.UUIDField(source="event_id", read_only=True)
     profile = serializers.UUIDField(source="profile_id", read_only=True)
+    profile_name = serializers.SerializerMethodField(help_text="The callback's name.")
+    profile_deleted = serializers.SerializerMethodField(
+        help_text="True once the callback is deleted: its history stays until retention removes it."
+    )
+
+    def get_profile_name(self, delivery: Delivery) -> str:
+        return getattr(delivery, "profile_name", None) or delivery.profile.name
+
+    def get_profile_deleted(self, delivery: Delivery) -> bool:
+        if hasattr(delivery, "profile_deleted_at"):
+            return delivery.profile_deleted_at is not None
+        return delivery.profile.deleted_at is not None
 
     class Meta:
         model = Delivery
@@ -73,7 +112,10 @@ class DeliverySerializer(serializers.ModelSerializer):
             "id",
             "event",
             "profile",
+            "profile_name",
+            "profile_deleted",
             "event_type",
+            "batch_id",
             "state",
             "attempt_count",
             "next_attempt_at",

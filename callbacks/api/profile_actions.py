@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +23,7 @@ from callbacks.api.rate_limits import AccountEventRateThrottle
 from callbacks.delivery.record import stats
 from callbacks.models import CallbackProfile
 from callbacks.selectors.deliveries import moment_of
+from callbacks.selectors.health import health_state
 from callbacks.selectors.profiles import profile_get
 from callbacks.services.connectivity import profile_test
 from callbacks.services.events import PayloadTooLarge, event_emit
@@ -81,6 +83,7 @@ class ProfileStatsView(APIView):
         description="Delivered, failed and attempts, in total and per event type, from the hourly rollups; "
         "optionally only the hours in [since, until).",
         parameters=[StatsFilterSerializer],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request, pk) -> Response:
         profile = _profile(request, pk)
@@ -93,11 +96,13 @@ class ProfileStatsView(APIView):
             until=moment_of(filters.validated_data.get("until"), account, day_end=True),
         )
         health = {
+            "health": health_state(profile),
             "status": profile.status,
             "status_reason": profile.status_reason,
             "consecutive_failures": profile.consecutive_failures,
             "first_failure_at": profile.first_failure_at,
             "last_success_at": profile.last_success_at,
             "last_failure_at": profile.last_failure_at,
+            "last_error": profile.last_error,
         }
         return Response({"profile": str(profile.pk), **answer, "health": health})

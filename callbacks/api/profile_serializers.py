@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from callbacks import event_types
 from callbacks.models import CallbackProfile
+from callbacks.selectors import health as health_states
 from callbacks.services import profile_rules
 from callbacks.services.profiles import profile_create, profile_update
 
@@ -69,11 +71,13 @@ class ProfileSerializer(serializers.Serializer):
         "<data.phone> may stand in the path and query; they are percent-encoded.",
     )
     http_method = serializers.ChoiceField(choices=CallbackProfile.HttpMethod.choices, required=False)
+    # Values as given: the profile rules refuse anything but text HTTP can carry, with the reason.
     headers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        child=serializers.JSONField(allow_null=True),
         required=False,
-        help_text="Extra headers, name → value. Host, Content-Length, Connection, Transfer-Encoding, other "
-        "hop-by-hop headers, Authorization and webhook-* are refused.",
+        help_text="Extra headers, name → value (text of visible ASCII characters, spaces and tabs). Host, "
+        "Content-Length, Connection, Transfer-Encoding, other hop-by-hop headers, Authorization and webhook-* "
+        "are refused.",
     )
     body_type = serializers.ChoiceField(choices=CallbackProfile.BodyType.choices, required=False)
     body_template = serializers.CharField(
@@ -143,12 +147,28 @@ class ProfileSerializer(serializers.Serializer):
         help_text="Write “enabled” or “disabled”; “abnormal” is set when the endpoint fails for long.",
     )
     status_reason = serializers.CharField(read_only=True)
+    health = serializers.SerializerMethodField(
+        help_text="enabled (answering), failing (its last attempts failed), abnormal (paused by the system, "
+        "deliveries held) or disabled (by a person): the state the screens show."
+    )
+    health_reason = serializers.SerializerMethodField(help_text="Why, in words (the last error when failing).")
+    last_error = serializers.CharField(read_only=True, help_text="The last failure, in words.")
+    last_check_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When Refresh last ran.")
+    last_check_ok = serializers.BooleanField(read_only=True, allow_null=True)
+    last_check_detail = serializers.CharField(read_only=True, help_text="What the last Refresh found.")
     consecutive_failures = serializers.IntegerField(read_only=True)
     last_success_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_failure_at = serializers.DateTimeField(read_only=True, allow_null=True)
     abnormal_since = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    @extend_schema_field(serializers.ChoiceField(choices=health_states.CHOICES))
+    def get_health(self, profile: CallbackProfile) -> str:
+        return health_states.health_state(profile)
+
+    def get_health_reason(self, profile: CallbackProfile) -> str:
+        return health_states.health_of(profile).reason
 
     def get_auth_password_set(self, profile: CallbackProfile) -> bool:
         return bool(profile.auth_password)

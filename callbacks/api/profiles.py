@@ -6,26 +6,31 @@ import datetime as dt
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from callbacks.api import schema  # noqa: F401  (registers the API key security scheme)
 from callbacks.api.profile_serializers import ProfileCreatedSerializer, ProfileSerializer, SecretRotatedSerializer
 from callbacks.models import CallbackProfile
+from callbacks.selectors import health
 from callbacks.selectors.profiles import profile_list
 from callbacks.services.profiles import profile_delete, profile_secret_rotate
+from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class DateOrDateTimeField(serializers.Field):
     """A date (`2026-11-23`, the whole day in the account's timezone) or an ISO 8601 date-time."""
 
-    default_error_messages = {"invalid": "Enter a date (2026-11-23) or a date-time (2026-11-23T09:30:00Z)."}
+    default_error_messages = {
+        "invalid": "Enter a date (2026-11-23) or a date-time (2026-11-23T09:30:00Z).",
+        "range": DATE_RANGE_MESSAGE,
+    }
 
     def get_value(self, dictionary):
         # DRF reads an empty query parameter as absent; here it is a malformed date.
@@ -39,6 +44,8 @@ class DateOrDateTimeField(serializers.Field):
             value = None
         if value is None:
             self.fail("invalid")
+        if not date_in_range(value):
+            self.fail("range")
         return value
 
 
@@ -46,6 +53,7 @@ class ProfileFilterSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
     http_method = serializers.ChoiceField(choices=CallbackProfile.HttpMethod.choices, required=False)
     status = serializers.ChoiceField(choices=CallbackProfile.Status.choices, required=False)
+    health = serializers.ChoiceField(choices=health.CHOICES, required=False)
     created_after = DateOrDateTimeField(required=False)
     created_before = DateOrDateTimeField(required=False)
 
@@ -61,6 +69,12 @@ PROFILE_FILTER_PARAMETERS = [
     OpenApiParameter("http_method", OpenApiTypes.STR, enum=CallbackProfile.HttpMethod.values),
     OpenApiParameter("status", OpenApiTypes.STR, enum=CallbackProfile.Status.values),
     OpenApiParameter(
+        "health",
+        OpenApiTypes.STR,
+        enum=list(health.STATES),
+        description="enabled, failing (its last attempts failed), abnormal or disabled.",
+    ),
+    OpenApiParameter(
         "created_after",
         OpenApiTypes.DATE,
         description="Created on or after this date (account timezone); an ISO date-time is accepted too.",
@@ -74,20 +88,24 @@ PROFILE_FILTER_PARAMETERS = [
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List callback profiles", parameters=PROFILE_FILTER_PARAMETERS),
-    retrieve=extend_schema(summary="One callback profile (secrets are never shown)"),
+    list=extend_schema(summary="List callbacks", parameters=PROFILE_FILTER_PARAMETERS),
+    retrieve=extend_schema(summary="One callback (secrets are never shown)"),
     create=extend_schema(
-        summary="Create a callback profile",
+        summary="Create a callback",
         responses={201: ProfileCreatedSerializer},
         description="The answer carries the generated signing secret (`signing_secret`) this once.",
     ),
-    update=extend_schema(summary="Replace a callback profile", responses={200: ProfileCreatedSerializer}),
+    update=extend_schema(summary="Replace a callback", responses={200: ProfileCreatedSerializer}),
     partial_update=extend_schema(summary="Change some fields", responses={200: ProfileCreatedSerializer}),
-    destroy=extend_schema(summary="Delete a callback profile with its delivery log"),
+    destroy=extend_schema(
+        summary="Delete a callback profile",
+        description="Nothing more is sent to it and its waiting deliveries end as cancelled; it answers 404 "
+        "afterwards. Its deliveries and statistics stay in the log and reports as a deleted callback until "
+        "retention removes them.",
+    ),
 )
 class CallbackProfileViewSet(viewsets.ModelViewSet):
     serializer_class = ProfileSerializer
-    parser_classes = [JSONParser]
     lookup_value_regex = UUID_PATTERN
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 

@@ -6,7 +6,7 @@ from rest_framework.routers import SimpleRouter
 from callbacks.api.accounts import AccountView, ApiKeyViewSet
 from callbacks.api.catalogue import EventTypeViewSet
 from callbacks.api.deliveries import DeliveryViewSet, ReplayJobViewSet
-from callbacks.api.events import EventDetailView, EventIngestView
+from callbacks.api.events import EventBatchView, EventDetailView, EventIngestView
 from callbacks.api.profile_actions import ProfileStatsView, ProfileTestView, ProfileTriggerView
 from callbacks.api.profiles import CallbackProfileViewSet
 
@@ -20,6 +20,7 @@ router.register("replay-jobs", ReplayJobViewSet, basename="replay-job")
 urlpatterns = [
     path("account/", AccountView.as_view(), name="account"),
     path("events/", EventIngestView.as_view(), name="event-list"),
+    path("events/batch/", EventBatchView.as_view(), name="event-batch"),
     path("events/<uuid:pk>/", EventDetailView.as_view(), name="event-detail"),
     path("callback-profiles/<uuid:pk>/test/", ProfileTestView.as_view(), name="callback-profile-test"),
     path("callback-profiles/<uuid:pk>/trigger/", ProfileTriggerView.as_view(), name="callback-profile-trigger"),

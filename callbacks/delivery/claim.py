@@ -9,6 +9,7 @@ uses the partial indexes.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
@@ -17,10 +18,19 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from callbacks import metrics
 from callbacks.delivery import sql
-from callbacks.delivery.record.writes import ClaimedRow
+from callbacks.delivery.record.writes import (
+    ATTEMPT_COLUMNS,
+    LEASE_EXPIRED_ERROR_CLASS,
+    UNKNOWN_OUTCOME,
+    ClaimedRow,
+    unknown_attempt_row,
+)
 from callbacks.delivery.render.request import EventData, ProfileSnapshot
-from callbacks.models import CallbackProfile, Delivery, Event
+from callbacks.models import Attempt, CallbackProfile, Delivery, Event
+
+logger = logging.getLogger(__name__)
 
 PROFILE_CACHE_TTL_S = 2.0
 MAX_PARKED_ROWS = 50_000  # per call: a bounded statement, however deep the backlog
@@ -79,14 +89,14 @@ def _fetch_statement(accounts: int, excluded: int) -> str:
     skip = _skip_clause(excluded)
     if sql.is_postgresql():
         return (
-            "SELECT d.id, d.profile_id, d.next_attempt_at, d.account_id"  # noqa: S608
+            "SELECT d.id, d.profile_id, d.next_attempt_at, d.account_id, d.leased_by"  # noqa: S608
             " FROM unnest(%s::uuid[], %s::int[]) AS share(account_id, take)"
-            f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id FROM {table}"
+            f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"
             f" WHERE state = 'pending' AND {_due_of_account('share.account_id')}{skip}"
             " ORDER BY account_id, next_attempt_at LIMIT share.take FOR UPDATE SKIP LOCKED) AS d"
         )
     one = (
-        f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id FROM {table}"  # noqa: S608
+        f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"  # noqa: S608
         f" WHERE state = 'pending' AND {_due_of_account('%s')}{skip}"
         " ORDER BY account_id, next_attempt_at LIMIT %s)"
     )
@@ -133,9 +143,11 @@ def _fair_due(cursor: Any, *, now_param: Any, skipped: list, limit: int) -> list
 def _lease_statement(count: int) -> str:
     table = Delivery._meta.db_table
     return (
-        f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = %s, leased_by = %s"  # noqa: S608
+        f"UPDATE {table} SET next_attempt_at = %s, lease_expires_at = %s, leased_by = %s,"  # noqa: S608
+        # A lease that ran out: its worker died with the request perhaps sent, an attempt of unknown outcome.
+        " attempt_count = attempt_count + CASE WHEN leased_by <> '' THEN 1 ELSE 0 END"
         f" WHERE id IN ({sql.placeholders(count)})"
-        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at"
+        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id"
     )
 
 
@@ -165,22 +177,49 @@ def deliveries_claim(
             return []
         cursor.execute(_lease_statement(len(due)), [lease_end, lease_end, worker_id, *(row[0] for row in due)])
         fetched = cursor.fetchall()
+        expired = {str(row[0]) for row in due if row[4]}  # leased before: its lease ran out
+        if expired:
+            _unknown_attempts_record([row for row in fetched if str(row[0]) in expired], now=now)
     due_rank = {str(row[0]): (rank, row[2]) for rank, row in enumerate(due)}
     fetched.sort(key=lambda row: due_rank[str(row[0])][0])
-    return [
-        ClaimedRow(
-            id=sql.uuid_value(row[0]),
-            id_param=row[0],
-            event_id=sql.uuid_value(row[1]),
-            profile_id=sql.uuid_value(row[2]),
-            account_id=sql.uuid_value(row[3]),
-            event_type=row[4],
-            attempt_count=row[5],
-            created_at=sql.datetime_value(row[6]),
-            due_at_param=due_rank[str(row[0])][1],
+    return [ClaimedRow.from_values(row, due_at_param=due_rank[str(row[0])][1]) for row in fetched]
+
+
+def _unknown_attempts_record(rows: list[tuple], *, now: datetime) -> None:
+    """Rows re-claimed after their lease ran out (as the lease statement returned them, the attempt
+    count already counting it): the send of the worker that died gets an attempt of unknown outcome,
+    so the log counts every request the receiver may have seen."""
+    profiles = {
+        str(pk): (method, url)
+        for pk, method, url in CallbackProfile.objects.filter(
+            pk__in={sql.uuid_value(row[2]) for row in rows}
+        ).values_list("pk", "http_method", "url")
+    }
+    table, names = Attempt._meta.db_table, ", ".join(name for name, _ in ATTEMPT_COLUMNS)
+    started_at = sql.datetime_param(now)
+    attempts = []
+    for row in rows:
+        method, url = profiles.get(str(sql.uuid_value(row[2])), ("", ""))
+        attempts.append(
+            unknown_attempt_row(
+                delivery_id_param=row[0],
+                number=row[5],
+                started_at_param=started_at,
+                method=method,
+                url=url,
+                error_class=LEASE_EXPIRED_ERROR_CLASS,
+                reason="the worker that sent it stopped before recording the answer",
+            )
         )
-        for row in fetched
-    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({sql.placeholders(len(ATTEMPT_COLUMNS))})",  # noqa: S608
+            attempts,
+        )
+    unknown_durations = metrics.attempt_duration.labels(outcome=UNKNOWN_OUTCOME)
+    for _ in rows:  # one observation per attempt logged, so the histogram's count is the log's
+        unknown_durations.observe(0)
+    logger.info("dispatch.lease_expired", extra={"deliveries": len(rows)})
 
 
 def _within_room(due: list[tuple], room: dict[Any, int]) -> list[tuple]:

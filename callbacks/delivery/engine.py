@@ -23,7 +23,8 @@ from django.conf import settings
 from django.db import transaction
 
 from callbacks import clock
-from callbacks.delivery import sql
+from callbacks.delivery import sql, stopping
+from callbacks.delivery.batching import batch_order, batches_settle
 from callbacks.delivery.claim import (
     EventCache,
     ProfileCache,
@@ -33,7 +34,7 @@ from callbacks.delivery.claim import (
     next_due_at,
 )
 from callbacks.delivery.record.writes import ClaimedRow, Job, Recorder
-from callbacks.delivery.render.request import Item, ProfileSnapshot, request_render
+from callbacks.delivery.render.request import Item, request_render
 from callbacks.delivery.send.transport import TransportResult, transport
 from callbacks.models import CallbackProfile
 
@@ -63,6 +64,7 @@ def _setting(name: str, default: Any) -> Any:
 class RunResult:
     processed: int
     budget_spent: bool
+    stopped: bool = False
 
 
 class Dispatcher:
@@ -84,6 +86,7 @@ class Dispatcher:
         self.oldest_in_flight: dict[Any, float] = {}
         self.limits: dict[Any, int] = {}
         self.parked_at: dict[Any, float] = {}
+        self.sent: dict[int, Job] = {}  # requests in flight, by id(job)
         self._first_unflushed: float | None = None
 
     @property
@@ -103,6 +106,7 @@ class Dispatcher:
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
             sql.dispatcher_transaction_settings()
+            self.recorder.releases_write()
             self._park_slow(saturated, now)
             rows = deliveries_claim(
                 worker_id=self.worker_id,
@@ -112,6 +116,14 @@ class Dispatcher:
                 skip_profiles=saturated,
                 room_for=self._rooms,
             )
+            if rows:
+                rows = batches_settle(
+                    rows,
+                    self.profiles.get_many({row.profile_id for row in rows}),
+                    worker_id=self.worker_id,
+                    now=now,
+                    lease_end=sql.datetime_param(now + timedelta(seconds=self.lease_s)),
+                )
             # Last: the rollup and profile rows it updates are shared with other workers, so their locks
             # are held only until the commit that follows.
             self.recorder.flush(announce=False)
@@ -132,25 +144,12 @@ class Dispatcher:
             if snapshot.status != CallbackProfile.Status.ENABLED:
                 self.recorder.hold(present)
                 continue
-            for group in self._groups(snapshot, present, now):
+            for group in _groups(present, batches=snapshot.can_batch):
                 items = [Item(delivery_id=row.id, event=events[row.event_id]) for row in group]
-                self._enqueue(Job(snapshot=snapshot, rows=group, items=items))
+                batch_id = group[0].batch_id if snapshot.can_batch else None
+                self._enqueue(Job(snapshot=snapshot, rows=group, items=items, batch_id=batch_id))
         self._mark_unflushed()
         return len(rows)
-
-    def _groups(self, snapshot: ProfileSnapshot, rows: list[ClaimedRow], now: datetime) -> list[list[ClaimedRow]]:
-        size = snapshot.batch_max_size
-        if size <= 1:
-            return [[row] for row in rows]
-        rows = sorted(rows, key=lambda row: row.created_at)
-        groups = [rows[start : start + size] for start in range(0, len(rows), size)]
-        last = groups[-1]
-        wait = timedelta(milliseconds=snapshot.batch_max_wait_ms)
-        if len(last) < size and wait and all(row.attempt_count == 0 for row in last):
-            ready_at = last[0].created_at + wait
-            if ready_at > now:  # the batch is still filling: all of it comes back together then
-                self.recorder.defer(groups.pop(), ready_at)
-        return groups
 
     def _park_slow(self, saturated: tuple, now: datetime) -> None:
         """A saturated profile that answers slowly keeps due only what its slots get through in PARK_S;
@@ -233,7 +232,7 @@ class Dispatcher:
 
     def _submit(self, job: Job) -> None:
         try:
-            request = request_render(job.snapshot, job.items)
+            request = request_render(job.snapshot, job.items, batch_id=job.batch_id)
         except Exception as error:  # a template or cipher the profile cannot use: a failed attempt
             logger.warning("dispatch.render_failed", extra={"profile_id": str(job.snapshot.id), "error": repr(error)})
             failed = TransportResult(started_at=time.time(), error_class="render_error", error_detail=repr(error)[:500])
@@ -242,6 +241,8 @@ class Dispatcher:
         self.in_flight += 1
         self.in_flight_by_profile[job.snapshot.id] += 1
         job.sent_at = time.monotonic()
+        job.started_at = time.time()
+        self.sent[id(job)] = job
         self.oldest_in_flight.setdefault(job.snapshot.id, job.sent_at)
         results = self.results
         transport.submit(
@@ -262,6 +263,7 @@ class Dispatcher:
         while True:
             job, request, result = item
             profile_id = job.snapshot.id
+            self.sent.pop(id(job), None)
             self.in_flight -= 1
             self.in_flight_by_profile[profile_id] -= 1
             if self.oldest_in_flight.get(profile_id) == job.sent_at:
@@ -299,14 +301,47 @@ class Dispatcher:
         """Wait for every request in flight, then write everything. Jobs still waiting for a slot are
         sent too, or with `send_waiting=False` put back due as they were (a run that ends hands them on)."""
         if not send_waiting:
-            for queue in self.waiting.values():
-                while queue:
-                    self.recorder.release(queue.popleft().rows)
-            self.waiting_count = 0
+            self.waiting_release()
         while self.busy:
             self.collect(0.05)
             self.flush()
         self.flush(force=True)
+
+    def waiting_release(self) -> None:
+        """Put back every job waiting for a slot, untried and due as it was (lease cleared)."""
+        for jobs in self.waiting.values():
+            while jobs:
+                self.recorder.release(jobs.popleft().rows)
+        self.waiting_count = 0
+
+    def stop(self, *, deadline: float) -> None:
+        """Stop: hand back what is not sent, wait for answers until `deadline`, write everything. A request
+        still unanswered then is recorded as an attempt of unknown outcome, its delivery due again at once."""
+        self.waiting_release()
+        self.flush(force=True)
+        while self.in_flight and time.monotonic() < deadline:
+            self.collect(min(0.05, max(0.0, deadline - time.monotonic())))
+            self.flush()
+        self.collect(0)
+        for job in self.unanswered():
+            self.recorder.unknown(job, reason="the worker stopped before the answer came")
+        self.flush(force=True)
+
+    def unanswered(self) -> list[Job]:
+        return list(self.sent.values())
+
+
+def _groups(rows: list[ClaimedRow], *, batches: bool) -> list[list[ClaimedRow]]:
+    """One request per delivery, or per batch (its items in the batch's order). A profile changed
+    since to a body or method that carries one event sends its batches' members one by one."""
+    by_batch: dict[Any, list[ClaimedRow]] = defaultdict(list)
+    groups = []
+    for row in rows:
+        if row.batch_id is None or not batches:
+            groups.append([row])
+        else:
+            by_batch[row.batch_id].append(row)
+    return groups + [batch_order(batch) for batch in by_batch.values()]
 
 
 def dispatch_batch(*, worker_id: str, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
@@ -354,6 +389,10 @@ def dispatch_run(
     claim_threshold = max(1, min(batch_size, dispatcher.concurrency) // 4)
     budget_spent = False
     while True:
+        if stopping.stop_requested():
+            dispatcher.stop(deadline=stopping.stop_deadline())
+            logger.info("dispatch.stopped", extra={"worker_id": worker_id, "processed": dispatcher.recorder.processed})
+            return RunResult(processed=dispatcher.recorder.processed, budget_spent=False, stopped=True)
         now_m = time.monotonic()
         if now_m >= deadline:
             budget_spent = True

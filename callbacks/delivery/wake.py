@@ -22,7 +22,9 @@ from django_q.tasks import async_task
 logger = logging.getLogger(__name__)
 
 WAKE_QUEUED_KEY = "callbacks:dispatch-wakeup-queued"
-WAKE_FLAG_TTL_S = 30  # a lost wake blocks the next ones at most this long (the sweep covers the gap)
+# A wake lost with a killed cluster blocks the next ones at most this long; a wake still queued behind
+# busy workers after it is joined by a second one (cheap: it finds little or nothing left to claim).
+WAKE_FLAG_TTL_S = 2
 # Within this many seconds of seeing the flag set, this process does not look again (a burst costs one
 # cache read per window, not one per event). Must stay well under the dispatcher's linger.
 WAKE_FLAG_REUSE_S = 0.02
@@ -100,6 +102,14 @@ def wake_flag_clear() -> None:
         _cache().delete(WAKE_QUEUED_KEY)
     except Exception:  # the cache is down: the flag ends with its TTL
         logger.warning("dispatch.wake_flag_clear_failed", exc_info=True)
+
+
+def wake_on_start() -> bool:
+    """A cluster starting looks for due work at once: a backlog left by a stopped or killed cluster
+    does not wait for new events or the sweep. The flag a killed cluster left set is cleared first."""
+    wake_memory_clear()
+    wake_flag_clear()
+    return wake_request()
 
 
 def wake_memory_clear() -> None:

@@ -65,6 +65,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
+        verbose_name = "member"
         constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
 
     def __str__(self) -> str:
@@ -88,6 +89,14 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The key that created this one through the API: revoking it revokes this one too.",
+    )
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from callbacks.models.accounts import Account
 from callbacks.models.profiles import CallbackProfile
+from callbacks.redaction import headers_redact, url_redact
 
 
 class Event(models.Model):
@@ -40,7 +41,7 @@ class Event(models.Model):
 
 
 class Delivery(models.Model):
-    """One event to one profile. Its id is the `webhook-id`, the same on every retry."""
+    """One event to one profile. Its id (or its batch's) is the `webhook-id`, the same on every retry."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -50,10 +51,15 @@ class Delivery(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of their own for account and profile: the (account, created_at) and (profile, state)
+    # indexes below serve every lookup by them, and each index is written for every event ingested.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    profile = models.ForeignKey(CallbackProfile, on_delete=models.CASCADE, related_name="deliveries")
+    profile = models.ForeignKey(CallbackProfile, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event_type = models.CharField(max_length=64)
+    # Set when the delivery goes out in a batch: the batch's `webhook-id`, and what keeps its members
+    # together on every retry (sent again as the same batch, the same items in the same order).
+    batch_id = models.UUIDField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -79,6 +85,7 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["profile", "state"], name="delivery_profile_state"),
             models.Index(fields=["account", "created_at"], name="delivery_account_created"),
+            models.Index(fields=["batch_id"], condition=Q(batch_id__isnull=False), name="delivery_batch"),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +117,14 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"
+
+    @property
+    def request_url_shown(self) -> str:
+        return url_redact(self.request_url)
+
+    @property
+    def request_headers_shown(self) -> dict:
+        return headers_redact(self.request_headers or {})
 
 
 class DeliveryStats(models.Model):

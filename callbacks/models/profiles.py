@@ -36,6 +36,13 @@ class EventType(models.Model):
         return event_types.Category.LABELS.get(self.category, self.category)
 
 
+class AliveProfileManager(models.Manager):
+    """The default manager: a deleted profile is gone from every list, form and API answer."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class CallbackProfile(models.Model):
     class Status(models.TextChoices):
         ENABLED = "enabled", "Enabled"
@@ -43,10 +50,10 @@ class CallbackProfile(models.Model):
         ABNORMAL = "abnormal", "Abnormal"
 
     class HttpMethod(models.TextChoices):
-        GET = "GET"
-        POST = "POST"
-        PUT = "PUT"
-        DELETE = "DELETE"
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        DELETE = "DELETE", "DELETE"
 
     class BodyType(models.TextChoices):
         JSON = "json", "JSON"
@@ -72,7 +79,7 @@ class CallbackProfile(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     url = models.URLField(max_length=2048)
-    http_method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
+    http_method = models.CharField("HTTP method", max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
     headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers, name → value.")
     body_type = models.CharField(max_length=8, choices=BodyType.choices, default=BodyType.JSON)
     body_template = models.TextField(blank=True, help_text="Empty: the standard envelope {id, type, timestamp, data}.")
@@ -85,6 +92,8 @@ class CallbackProfile(models.Model):
     signing_secret = EncryptedTextField(blank=True, help_text="whsec_…")
     previous_signing_secret = EncryptedTextField(blank=True)
     previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Secrets retired before the previous one that still sign: JSON [[secret, unix seconds it stops], …].
+    older_signing_secrets = EncryptedTextField(blank=True)
     sign_md5 = models.BooleanField(default=False)
     md5_salt = EncryptedTextField(blank=True)
 
@@ -115,16 +124,34 @@ class CallbackProfile(models.Model):
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     abnormal_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, help_text="The last failure, in words.")
+    last_check_at = models.DateTimeField(null=True, blank=True, help_text="When Refresh last ran.")
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_detail = models.CharField(max_length=300, blank=True, help_text="What the last Refresh found.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when deleted; history kept.")
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Deleted profiles stay for the history (deliveries, statistics) until retention removes them;
+    # `all_objects` reaches them, and relations from a delivery always do (the base manager is plain).
+    objects = AliveProfileManager()
+    all_objects = models.Manager()  # noqa: DJ012 (the default manager must come first)
+
     class Meta:
+        # Customers call it a callback: one name on every screen.
+        verbose_name = "callback"
+        verbose_name_plural = "callbacks"
         ordering = ["-created_at"]
+        base_manager_name = "all_objects"
         indexes = [models.Index(fields=["account", "created_at"], name="profile_account_created")]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} (deleted callback)" if self.deleted_at else self.name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def retry_schedule(self) -> list[int]:

@@ -8,6 +8,7 @@ import zoneinfo
 from django.db.models import QuerySet
 
 from callbacks.models import Account, CallbackProfile
+from callbacks.selectors.health import health_filter
 
 
 def _day_start(day: dt.date, account: Account) -> dt.datetime:
@@ -47,6 +48,7 @@ def profile_list(
     name: str | None = None,
     http_method: str | None = None,
     status: str | None = None,
+    health: str | None = None,
     created_after: dt.date | dt.datetime | None = None,
     created_before: dt.date | dt.datetime | None = None,
 ) -> QuerySet[CallbackProfile]:
@@ -58,6 +60,8 @@ def profile_list(
         profiles = profiles.filter(http_method=http_method)
     if status:
         profiles = profiles.filter(status=status)
+    if health:
+        profiles = health_filter(profiles, health)
     profiles = created_between(profiles, account=account, created_after=created_after, created_before=created_before)
     return profiles.order_by("-created_at", "id")
 

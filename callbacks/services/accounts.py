@@ -13,6 +13,7 @@ from django.db import transaction
 from callbacks import signals
 from callbacks.models import Account, Membership
 from callbacks.models.accounts import validate_timezone
+from callbacks.text_checks import LINE_BREAK_MESSAGE, text_has_line_break
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def _account_values_clean(values: dict[str, Any]) -> dict[str, Any]:
         errors.setdefault("name", []).append("Enter a name.")
     elif len(cleaned["name"]) > MAX_NAME_LENGTH:
         errors.setdefault("name", []).append(f"At most {MAX_NAME_LENGTH} characters.")
+    elif text_has_line_break(cleaned["name"]):
+        errors.setdefault("name", []).append(LINE_BREAK_MESSAGE)
     try:
         validate_timezone(cleaned["timezone"])
     except ValidationError as error:
@@ -58,6 +61,27 @@ def _account_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def account_values_check(*, account: Account | None = None, **fields: Any) -> None:
+    """Raise the ValidationError that `account_create` (no `account`) or `account_update` would, writing nothing.
+
+    A form checks with it while validating and saves through the same services afterwards."""
+    unknown = sorted(set(fields) - {*ACCOUNT_FIELDS, "balance_usd"})
+    if unknown:
+        raise TypeError(f"Unknown account fields: {', '.join(unknown)}")
+    balance = fields.pop("balance_usd", None)
+    values = {field: getattr(account, field) for field in ACCOUNT_FIELDS} if account else {"timezone": "UTC"}
+    values.update(fields)
+    errors: dict[str, list[str]] = {}
+    for check in (lambda: _account_values_clean(values), lambda: balance is None or balance_parse(balance)):
+        try:
+            check()
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
 
 
 def account_create(

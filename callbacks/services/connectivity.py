@@ -8,9 +8,12 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 from callbacks import clock, event_types, signals
 from callbacks.delivery.record import outcomes
+from callbacks.delivery.record.health import MAX_ERROR_WORDS_CHARS, failure_words
 from callbacks.delivery.render.request import EventData, Item, ProfileSnapshot, request_render
 from callbacks.delivery.send.transport import TransportResult, request_send
 from callbacks.models import CallbackProfile
@@ -58,16 +61,24 @@ def profile_test(*, profile: CallbackProfile) -> ConnectivityResult:
         )
         webhook_id = request.webhook_id
     outcome = outcomes.outcome_classify(result, envelope_contract=snapshot.envelope_contract, now=now)
+    check = {"last_check_ok": outcome.succeeded, "last_check_detail": check_summary(result, outcome)}
     recovered = False
+    rows = CallbackProfile.objects.filter(pk=profile.pk)
     if outcome.succeeded:
         if profile.status == CallbackProfile.Status.ABNORMAL:
             recovered = profile_recover(profile=profile)
         else:
-            CallbackProfile.objects.filter(pk=profile.pk).update(
-                consecutive_failures=0, first_failure_at=None, exhausted_deliveries=0, last_success_at=now
-            )
+            rows.update(consecutive_failures=0, first_failure_at=None, exhausted_deliveries=0, last_success_at=now)
     else:
-        CallbackProfile.objects.filter(pk=profile.pk).update(last_failure_at=now)
+        # A failed check is a failure like a delivery's: the profile shows Failing, with this error.
+        rows.update(
+            last_error=check["last_check_detail"],
+            last_failure_at=now,
+            consecutive_failures=F("consecutive_failures") + 1,
+            first_failure_at=Coalesce(F("first_failure_at"), Value(now)),
+        )
+    # Stamped last, so the result stays in view until something newer is known about the profile.
+    rows.update(**check, last_check_at=clock.now())
     profile.refresh_from_db()
     logger.info(
         "profile.tested",
@@ -84,6 +95,14 @@ def profile_test(*, profile: CallbackProfile) -> ConnectivityResult:
         profile_status=profile.status,
         recovered=recovered,
     )
+
+
+def check_summary(result: TransportResult, outcome: outcomes.Outcome) -> str:
+    """What a Refresh found, in a line: "HTTP 200 in 12 ms", "HTTP 503 Service Unavailable in 8 ms"."""
+    if outcome.succeeded:
+        return f"HTTP {result.status} in {result.duration_ms} ms"
+    words = failure_words(status=result.status, error_class=outcome.error_class, detail=result.error_detail)
+    return f"{words} in {result.duration_ms} ms"[:MAX_ERROR_WORDS_CHARS] if result.status else words
 
 
 def profile_recover(*, profile: CallbackProfile) -> bool:

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from callbacks import clock
+from callbacks import clock, metrics
 from callbacks.delivery.wake import wake_request_on_commit
 from callbacks.models import CallbackProfile, Delivery
 
@@ -24,30 +24,36 @@ def not_in_flight(now: datetime) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
 
 
+def with_batches(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """The deliveries and every member of the batches they went out in: a batch is sent as a unit."""
+    batch_ids = rows.filter(batch_id__isnull=False).values("batch_id")
+    return Delivery.objects.filter(Q(pk__in=rows.values("pk")) | Q(batch_id__in=batch_ids))
+
+
 def delivery_retry(*, delivery: Delivery) -> Delivery:
     """Send one delivery again now, whatever its state, unless it is being sent at this moment.
 
-    It keeps its id (the `webhook-id`), so a receiver that already has it can tell.
+    It keeps its id (the `webhook-id`), so a receiver that already has it can tell; a delivery sent in
+    a batch goes again with its whole batch, the same `webhook-id` and items.
     """
+    if delivery.profile.deleted_at is not None:
+        raise ValidationError({"profile": "This callback is deleted: nothing more is sent to it."})
     if delivery.profile.status != CallbackProfile.Status.ENABLED:
         raise ValidationError(
             {"profile": "The profile is not enabled; enable it (or test it, if abnormal) before retrying."}
         )
     now = clock.now()
     with transaction.atomic():
-        changed = (
-            Delivery.objects.filter(pk=delivery.pk)
-            .filter(not_in_flight(now))
-            .update(
-                state=Delivery.State.PENDING,
-                next_attempt_at=now,
-                completed_at=None,
-                lease_expires_at=None,
-                leased_by="",
-            )
-        )
-        if not changed:
+        members = with_batches(Delivery.objects.filter(pk=delivery.pk))
+        if members.exclude(not_in_flight(now)).exists():
             raise ValidationError({"state": "This delivery is being sent right now; try again in a moment."})
+        members.update(
+            state=Delivery.State.PENDING,
+            next_attempt_at=now,
+            completed_at=None,
+            lease_expires_at=None,
+            leased_by="",
+        )
         _wake_on_commit()
     delivery.refresh_from_db()
     logger.info("delivery.retry_requested", extra={"delivery_id": str(delivery.pk)})
@@ -64,6 +70,7 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
     )
     if not changed:
         raise ValidationError({"state": "Only a pending or held delivery that is not being sent can be cancelled."})
+    metrics.deliveries_finished.labels(outcome=Delivery.State.CANCELLED).inc()
     delivery.refresh_from_db()
     return delivery
 

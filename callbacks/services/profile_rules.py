@@ -14,14 +14,21 @@ from django.core.exceptions import ValidationError
 
 from callbacks import event_types
 from callbacks.delivery.render.templating import (
+    MAX_LISTED_PATHS,
+    MISSING,
+    context_types,
+    context_value,
     example_contexts,
+    known_paths,
     placeholders_unresolved,
     template_check,
     unresolved_message,
 )
 from callbacks.delivery.send.network import url_check
+from callbacks.delivery.send.network import url_refusal_setting as url_refusal_setting  # for the screens
 from callbacks.email_addresses import email_addresses_parse
 from callbacks.models import CallbackProfile
+from callbacks.text_checks import LINE_BREAK_MESSAGE, text_has_line_break
 
 MAX_NAME_LENGTH = 200
 MAX_HEADERS = 30
@@ -61,6 +68,7 @@ RESERVED_HEADERS = frozenset(
         "webhook-signature",
     }
 )
+HEADER_VALUE_FIRST, HEADER_VALUE_LAST = " ", "~"  # visible ASCII and space (tab allowed too)
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 ENCRYPTION_FIELD_RE = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 CIPHER_KEY_LENGTHS = {
@@ -72,6 +80,18 @@ CIPHER_KEY_LENGTHS = {
     CallbackProfile.Cipher.AES_256_GCM: 32,
 }
 BODYLESS_METHODS = (CallbackProfile.HttpMethod.GET, CallbackProfile.HttpMethod.DELETE)
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "url",
+    "body_template",
+    "auth_username",
+    "auth_password",
+    "auth_header",
+    "md5_salt",
+    "encryption_key",
+    "encryption_iv",
+)
 
 
 class _Errors:
@@ -146,6 +166,29 @@ def _split_list(value: Any) -> list[str] | None:
     return None
 
 
+def text_shown(text: str) -> str:
+    """`text` safe to show in a message: characters that cannot be printed as `\\uXXXX`."""
+    return "".join(character if character.isprintable() else f"\\u{ord(character):04x}" for character in text)
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why `value` cannot be sent as an HTTP header value, or None: only visible ASCII, space and tab."""
+    for position, character in enumerate(value):
+        if not (HEADER_VALUE_FIRST <= character <= HEADER_VALUE_LAST or character == "\t"):
+            what = "a line break" if character in "\r\n" else f"the character {text_shown(character)!r}"
+            return (
+                f"contains {what} at position {position + 1}: header values can hold only visible ASCII "
+                "characters, spaces and tabs"
+            )
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "true / false", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
 def headers_clean(value: Any, errors: _Errors) -> dict[str, str]:
     if value in (None, ""):
         return {}
@@ -164,12 +207,17 @@ def headers_clean(value: Any, errors: _Errors) -> dict[str, str]:
     seen: set[str] = set()
     for raw_name, raw_value in value.items():
         name = str(raw_name).strip()
-        header_value = "" if raw_value is None else str(raw_value)
         lowered = name.lower()
+        header_value = raw_value.strip() if isinstance(raw_value, str) else raw_value
         if not HEADER_NAME_RE.match(name):
-            errors.add("headers", f"“{name}” is not a valid header name (letters, digits and - only; no spaces).")
-        elif any(character in header_value for character in "\r\n\0"):
-            errors.add("headers", f"The value of “{name}” contains a line break.")
+            errors.add(
+                "headers",
+                f"“{text_shown(name)}” is not a valid header name (letters, digits and - only; no spaces).",
+            )
+        elif not isinstance(header_value, str):
+            errors.add("headers", f"The value of “{name}” must be text, not {_kind(header_value)}.")
+        elif (problem := header_value_problem(header_value)) is not None:
+            errors.add("headers", f"The value of “{name}” {problem}.")
         elif lowered in RESERVED_HEADERS:
             errors.add("headers", f"“{name}” is set by Callback Center and cannot be overridden.")
         elif lowered == "authorization":
@@ -179,7 +227,7 @@ def headers_clean(value: Any, errors: _Errors) -> dict[str, str]:
         elif len(header_value) > MAX_HEADER_VALUE_LENGTH:
             errors.add("headers", f"The value of “{name}” is longer than {MAX_HEADER_VALUE_LENGTH} characters.")
         else:
-            cleaned[name] = header_value.strip()
+            cleaned[name] = header_value
         seen.add(lowered)
     return cleaned
 
@@ -237,8 +285,28 @@ def _choice(values: dict, field: str, choices: type, errors: _Errors, *, upper: 
     return value
 
 
+def _encryption_paths_check(cleaned: dict, contexts: list[dict], errors: _Errors) -> None:
+    """Like a placeholder, a parameter to encrypt must be in the data of a subscribed event type:
+    one that is not would go out in clear."""
+    if not cleaned["encryption_cipher"] or errors.has("encryption_fields"):
+        return
+    missing = [
+        path
+        for path in cleaned["encryption_fields"]
+        if all(context_value(context, "data." + path.removeprefix("data.")) is MISSING for context in contexts)
+    ]
+    if missing:
+        available = known_paths(contexts, under="data")
+        errors.add(
+            "encryption_fields",
+            f"Not in the data of {context_types(contexts)}: {', '.join(missing)} (it would be sent unencrypted). "
+            f"Available: {', '.join(available)}{' …' if len(available) == MAX_LISTED_PATHS else ''}.",
+        )
+
+
 def _template_and_url_check(cleaned: dict, errors: _Errors) -> None:
     contexts = example_contexts(cleaned["event_types"])
+    _encryption_paths_check(cleaned, contexts, errors)
     unresolved = placeholders_unresolved(text=cleaned["url"], contexts=contexts)
     if unresolved and not errors.has("url"):
         errors.add("url", unresolved_message(unresolved, contexts))
@@ -249,6 +317,23 @@ def _template_and_url_check(cleaned: dict, errors: _Errors) -> None:
             template_check(template=cleaned["body_template"], body_type=cleaned["body_type"], example_context=contexts)
         except ValidationError as error:
             errors.add("body_template", error.messages[0])
+
+
+def _batching_check(cleaned: dict, errors: _Errors) -> None:
+    """A batch is a JSON list in a request body: other bodies, and GET and DELETE, send one event each."""
+    if cleaned["batch_max_size"] <= 1 or errors.has("batch_max_size"):
+        return
+    if cleaned["http_method"] in BODYLESS_METHODS:
+        errors.add(
+            "batch_max_size",
+            f"{cleaned['http_method']} requests carry no body, so events cannot be batched: set 1, or use POST or PUT.",
+        )
+    elif cleaned["body_type"] != CallbackProfile.BodyType.JSON:
+        errors.add(
+            "batch_max_size",
+            f'Batches are sent as JSON ({{"callbacks": [...]}}); a {cleaned["body_type"].upper()} body carries '
+            "one event: set 1, or choose the JSON body type.",
+        )
 
 
 def _auth_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
@@ -262,8 +347,10 @@ def _auth_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
         errors.add("auth_username", "Enter the username this password belongs to.")
     if header and (username or password):
         errors.add("auth_header", "Use either a username and password or an Authorization value, not both.")
-    if any(character in header + password for character in "\r\n\0"):
-        errors.add("auth_header" if header else "auth_password", "Line breaks are not allowed here.")
+    if any(character in password for character in "\r\n\0"):
+        errors.add("auth_password", "Line breaks are not allowed here.")
+    if header and (problem := header_value_problem(header)) is not None:
+        errors.add("auth_header", f"The Authorization value {problem}.")
     for field, value in (("auth_username", username), ("auth_password", password), ("auth_header", header)):
         if len(value) > MAX_AUTH_LENGTH:
             errors.add(field, f"At most {MAX_AUTH_LENGTH} characters.")
@@ -297,17 +384,20 @@ def _encryption_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
         if len(key.encode()) != expected:
             errors.add(
                 "encryption_key",
-                f"{cipher.upper()} needs a key of exactly {expected} characters ({len(key.encode())} given).",
+                f"{cipher.upper()} needs a key of exactly {expected} bytes ({len(key.encode())} given), "
+                "counted in UTF-8: a character outside ASCII takes 2 to 4.",
             )
         if not iv_random and len(iv.encode()) != IV_LENGTH:
             errors.add(
                 "encryption_iv",
-                f"Enter an IV of exactly {IV_LENGTH} characters ({len(iv.encode())} given), or choose a random IV.",
+                f"Enter an IV of exactly {IV_LENGTH} bytes ({len(iv.encode())} given, counted in UTF-8), or choose a random IV.",
             )
         if not fields:
             errors.add("encryption_fields", "Name at least one parameter to encrypt.")
     if iv and len(iv.encode()) != IV_LENGTH and not errors.has("encryption_iv"):
-        errors.add("encryption_iv", f"The IV must be exactly {IV_LENGTH} characters ({len(iv.encode())} given).")
+        errors.add(
+            "encryption_iv", f"The IV must be exactly {IV_LENGTH} bytes ({len(iv.encode())} given, counted in UTF-8)."
+        )
     bad_fields = [field for field in fields if not ENCRYPTION_FIELD_RE.match(field)]
     if bad_fields:
         errors.add("encryption_fields", f"Not a parameter path: {', '.join(repr(field) for field in bad_fields)}.")
@@ -322,15 +412,31 @@ def _encryption_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
     )
 
 
+def _texts_check(values: dict, errors: _Errors) -> None:
+    """Text fields hold text: no other JSON type, no NUL, no lone surrogate (which no database or
+    encoder takes)."""
+    for field in TEXT_FIELDS:
+        value = values.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            errors.add(field, f"Enter text, not {_kind(value)}.")
+        elif (bad := next((c for c in value if c == "\0" or "\ud800" <= c <= "\udfff"), None)) is not None:
+            errors.add(field, f"Contains {text_shown(bad)!r}, which is not a character that can be stored or sent.")
+
+
 def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     """Every field of a profile normalized, or a ValidationError naming each failing field."""
     errors = _Errors()
     cleaned: dict[str, Any] = {}
+    _texts_check(values, errors)
     cleaned["name"] = _text(values, "name").strip()
     if not cleaned["name"]:
         errors.add("name", "Enter a name.")
     elif len(cleaned["name"]) > MAX_NAME_LENGTH:
         errors.add("name", f"At most {MAX_NAME_LENGTH} characters.")
+    elif text_has_line_break(cleaned["name"]):
+        errors.add("name", LINE_BREAK_MESSAGE)
     cleaned["description"] = _text(values, "description").strip()
     cleaned["url"] = _text(values, "url").strip()
     try:
@@ -350,6 +456,7 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     _encryption_clean(values, cleaned, errors)
     cleaned["batch_max_size"] = _integer(values, "batch_max_size", BATCH_SIZE_RANGE, errors)
     cleaned["batch_max_wait_ms"] = _integer(values, "batch_max_wait_ms", BATCH_WAIT_MS_RANGE, errors)
+    _batching_check(cleaned, errors)
     cleaned["response_contract"] = _choice(values, "response_contract", CallbackProfile.ResponseContract, errors)
     cleaned["connect_timeout_s"] = _seconds(values, "connect_timeout_s", CONNECT_TIMEOUT_S_MAX, errors)
     cleaned["response_timeout_s"] = _seconds(values, "response_timeout_s", RESPONSE_TIMEOUT_S_MAX, errors)

@@ -6,6 +6,7 @@ ValidationError naming each failing field. Secrets are write-only: a change that
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -14,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from callbacks.delivery.render.signing import retired_secrets as signing_retired_secrets
 from callbacks.delivery.render.signing import signing_secret_generate
-from callbacks.models import Account, CallbackProfile
+from callbacks.models import Account, CallbackProfile, Delivery
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
 from callbacks.services.deliveries import deliveries_release
 from callbacks.services.profile_rules import profile_values_clean
@@ -75,14 +77,41 @@ def _profile_values(profile: CallbackProfile, event_type_codes: list[str]) -> di
     return values
 
 
+def profile_validate(*, account: Account, profile: CallbackProfile | None = None, **fields: Any) -> dict[str, Any]:
+    """Check what `profile_create` (no profile) or `profile_update` would save, writing nothing: the
+    cleaned values, or a ValidationError naming each failing field (for forms to show before saving)."""
+    _fields_accept(fields)
+    status = fields.pop("status", None)
+    if status is not None and (profile is None or status != profile.status):
+        _user_status_clean(status)
+    if profile is None:
+        values = _profile_values(CallbackProfile(account=account), [])
+    else:
+        current = CallbackProfile.objects.get(pk=profile.pk)
+        current_codes = _subscribed_codes(current)
+        values = _profile_values(current, current_codes)
+    values.update(fields)
+    cleaned = profile_values_clean(values)
+    # The quotas too, so a form shows them beside the fields; the write checks them again under a lock.
+    if profile is None:
+        _quotas_check(account=account, cleaned=cleaned, codes=cleaned["event_types"], profile=None)
+        profile_count_check(account=account)
+    else:
+        _quotas_check(
+            account=account,
+            cleaned=_grown_sizes(current, fields, cleaned),
+            codes=sorted(set(cleaned["event_types"]) - set(current_codes)),
+            profile=current,
+        )
+    return cleaned
+
+
 def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
     """Create a profile. With Standard Webhooks signing on, a secret is generated and exposed once as
     `profile.new_signing_secret` (it is never readable from the API again)."""
     _fields_accept(fields)
     status = _user_status_clean(fields.pop("status", CallbackProfile.Status.ENABLED))
-    values = _profile_values(CallbackProfile(account=account), [])
-    values.update(fields)
-    cleaned = profile_values_clean(values)
+    cleaned = profile_validate(account=account, **fields)
     event_type_codes = cleaned.pop("event_types")
     cleaned["retry_schedule_s"] = cleaned["retry_schedule_s"] or list(DEFAULT_RETRY_SCHEDULE_S)
     profile = CallbackProfile(account=account, status=status, **cleaned)
@@ -126,11 +155,7 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
             # Only what changes is held to the quotas: a lowered quota never blocks an unrelated edit.
             _quotas_check(
                 account=locked.account,
-                cleaned={
-                    field: cleaned[field]
-                    for field in ("body_template", "headers")
-                    if field in fields and cleaned[field] != getattr(current, field)
-                },
+                cleaned=_grown_sizes(current, fields, cleaned),
                 codes=sorted(set(cleaned["event_types"]) - set(current_codes)),
                 profile=locked,
             )
@@ -148,6 +173,15 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
         extra={"profile_id": str(profile.pk), "fields": [field for field in changed if field not in SECRET_FIELDS]},
     )
     return profile
+
+
+def _grown_sizes(current: CallbackProfile, fields: dict[str, Any], cleaned: dict[str, Any]) -> dict[str, Any]:
+    """The template and headers a change sets anew: only those are held to the size quotas."""
+    return {
+        field: cleaned[field]
+        for field in ("body_template", "headers")
+        if field in fields and cleaned[field] != getattr(current, field)
+    }
 
 
 def _quotas_check(
@@ -193,32 +227,52 @@ def _instance_refresh(stale: CallbackProfile, fresh: CallbackProfile) -> None:
     stale.new_signing_secret = fresh.new_signing_secret
 
 
-def profile_delete(*, profile: CallbackProfile) -> None:
-    """Delete a profile with its deliveries and statistics."""
-    profile_id, account_id = str(profile.pk), str(profile.account_id)
+def profile_delete(*, profile: CallbackProfile) -> int:
+    """Delete a profile as a customer means it: gone from lists and the API, nothing more sent, its
+    waiting deliveries cancelled. Its history (deliveries, attempts, statistics) stays, shown as a
+    deleted callback, until retention removes it. Returns the number of deliveries cancelled."""
+    now = timezone.now()
     with transaction.atomic():
-        profile.delete()
-    logger.info("profile.deleted", extra={"account_id": account_id, "profile_id": profile_id})
+        deleted = CallbackProfile.objects.filter(pk=profile.pk).update(deleted_at=now, updated_at=now)
+        cancelled = 0
+        if deleted:
+            cancelled = Delivery.objects.filter(
+                profile_id=profile.pk, state__in=(Delivery.State.PENDING, Delivery.State.HELD)
+            ).update(state=Delivery.State.CANCELLED, completed_at=now, lease_expires_at=None, leased_by="")
+    profile.deleted_at = profile.deleted_at or now
+    logger.info(
+        "profile.deleted",
+        extra={"account_id": str(profile.account_id), "profile_id": str(profile.pk), "cancelled": cancelled},
+    )
+    return cancelled
 
 
 def profile_secret_rotate(*, profile: CallbackProfile) -> str:
     """A new signing secret; the old one keeps signing (beside the new) for 24 hours. Returns the new one."""
     new_secret = signing_secret_generate()
+    fields = (
+        "signing_secret",
+        "previous_signing_secret",
+        "previous_signing_secret_expires_at",
+        "older_signing_secrets",
+        "updated_at",
+    )
     with transaction.atomic():
         current = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
+        now = timezone.now()
+        # Every secret retired in the last 24 hours keeps signing: the previous one moves down the list.
+        older = [
+            (secret, expires)
+            for secret, expires in signing_retired_secrets(current)
+            if expires is not None and expires > now.timestamp()
+        ]
+        current.older_signing_secrets = json.dumps(older) if older else ""
         if current.signing_secret:
             current.previous_signing_secret = current.signing_secret
-            current.previous_signing_secret_expires_at = timezone.now() + PREVIOUS_SECRET_VALIDITY
+            current.previous_signing_secret_expires_at = now + PREVIOUS_SECRET_VALIDITY
         current.signing_secret = new_secret
-        current.save(
-            update_fields=[
-                "signing_secret",
-                "previous_signing_secret",
-                "previous_signing_secret_expires_at",
-                "updated_at",
-            ]
-        )
-    for field in ("signing_secret", "previous_signing_secret", "previous_signing_secret_expires_at", "updated_at"):
+        current.save(update_fields=list(fields))
+    for field in fields:
         setattr(profile, field, getattr(current, field))
     logger.info("profile.secret_rotated", extra={"profile_id": str(profile.pk)})
     return new_secret

@@ -58,8 +58,8 @@ def quotas_of(account: Account) -> Quotas:
     return Quotas(**values)
 
 
-def quotas_set(*, account: Account, **overrides: Any) -> Account:
-    """An operator's overrides (`quota_profiles=…`); None or "" returns a quota to the default."""
+def quotas_check(**overrides: Any) -> dict[str, int | None]:
+    """An operator's overrides (`quota_profiles=…`) as stored values; None or "" means the default."""
     unknown = sorted(set(overrides) - set(QUOTA_FIELDS))
     if unknown:
         raise TypeError(f"Unknown quota fields: {', '.join(unknown)}")
@@ -81,6 +81,12 @@ def quotas_set(*, account: Account, **overrides: Any) -> Account:
         cleaned[field] = number
     if errors:
         raise ValidationError(errors)
+    return cleaned
+
+
+def quotas_set(*, account: Account, **overrides: Any) -> Account:
+    """Store an operator's overrides after `quotas_check`; None or "" returns a quota to the default."""
+    cleaned = quotas_check(**overrides)
     changed = [field for field, value in cleaned.items() if getattr(account, field) != value]
     for field in changed:
         setattr(account, field, cleaned[field])

@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 from callbacks import clock
 from callbacks.delivery.wake import wake_request_on_commit
 from callbacks.models import Account, CallbackProfile, Delivery, ReplayJob
-from callbacks.services.deliveries import not_in_flight
+from callbacks.services.deliveries import not_in_flight, with_batches
 from callbacks.services.quotas import quotas_of
 
 logger = logging.getLogger(__name__)
@@ -46,11 +46,13 @@ def replay_selection(
     state: str | None = None,
 ) -> QuerySet[Delivery]:
     """The deliveries a replay would send again: the account's in `state` (default failed), created in
-    [since, until), of profiles that are enabled."""
+    [since, until), of profiles that are enabled (and not deleted)."""
     state = state or Delivery.State.FAILED
     if state not in REPLAYABLE_STATES:
         raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
-    rows = Delivery.objects.filter(account=account, state=state, profile__status=CallbackProfile.Status.ENABLED)
+    rows = Delivery.objects.filter(
+        account=account, state=state, profile__status=CallbackProfile.Status.ENABLED, profile__deleted_at__isnull=True
+    )
     if profile is not None:
         rows = rows.filter(profile=profile)
     if since is not None:
@@ -61,8 +63,13 @@ def replay_selection(
 
 
 def _requeue(rows: QuerySet[Delivery], now: datetime) -> int:
-    return rows.filter(not_in_flight(now)).update(
-        state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
+    # A delivery sent in a batch goes again with its whole batch: the same `webhook-id` and items.
+    return (
+        with_batches(rows)
+        .filter(not_in_flight(now))
+        .update(
+            state=Delivery.State.PENDING, next_attempt_at=now, completed_at=None, lease_expires_at=None, leased_by=""
+        )
     )
 
 

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from callbacks import metrics
 from callbacks.models import Account
 from reports import periods
 from reports.building import report_build
@@ -128,6 +129,7 @@ def report_send(*, report: Report, recipients: list[str], now: dt.datetime) -> b
     report.last_error = ""
     report.claim_expires_at = None
     report.save()
+    metrics.reports_sent.labels(frequency=report.frequency).inc()
     logger.info(
         "report.sent",
         extra={

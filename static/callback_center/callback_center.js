@@ -16,6 +16,18 @@
     }, event === "mouseover" || event === "focusin");
   }
 
+  /* Lists that become cards on a phone: each cell carries its column's name to show beside it. */
+  Array.prototype.forEach.call(document.querySelectorAll("#result_list"), function (table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, index) {
+        if (names[index]) cell.setAttribute("data-label", names[index]);
+      });
+    });
+  });
+
   /* Header account switcher and other selects that submit when changed. */
   on("select[data-autosubmit]", "change", function (e, select) { select.form.submit(); });
 
@@ -29,14 +41,26 @@
     if (!window.confirm(button.dataset.confirm)) e.preventDefault();
   });
 
-  /* Copy a shown-once secret. */
+  /* Copy a shown-once secret, an id or a command (a plain http:// page has no clipboard API: select and copy). */
   on("[data-copy]", "click", function (e, button) {
     var source = document.querySelector(button.dataset.copy);
-    if (!source || !navigator.clipboard) return;
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () { button.textContent = "Copied"; });
+    if (!source) return;
+    var text = source.textContent.trim();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+      return;
+    }
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) done();
   });
 
-  /* Refresh: run the connectivity test and show the new status in the row. */
+  /* Refresh: run the connectivity test; the answer's status cell (pill, reason, what the test found)
+     replaces the row's, and stays until the next check. */
   on("[data-refresh-url]", "click", function (e, button) {
     button.disabled = true;
     button.classList.add("busy");
@@ -48,13 +72,63 @@
     }).then(function (response) { return response.json(); }).then(function (answer) {
       var cell = document.querySelector('[data-status-for="' + button.dataset.profile + '"]');
       if (cell && answer.html) cell.outerHTML = answer.html;
-      button.textContent = answer.ok ? "✓ Reachable" : "✗ Failed";
-      button.title = answer.detail || "";
-    }).catch(function () { button.textContent = "✗ Error"; }).finally(function () {
+      button.title = answer.error || answer.detail || "";
+    }).catch(function () { button.title = "The test could not be run: try again."; }).finally(function () {
       button.disabled = false;
       button.classList.remove("busy");
-      setTimeout(function () { button.textContent = label; }, 4000);
+      button.textContent = label;
     });
+  });
+
+  /* The callback list keeps its pills current: a failure shows as Failing without a reload. */
+  function watchHealth(holder) {
+    var every = (parseFloat(holder.dataset.healthEveryS) || 10) * 1000;
+    function poll() {
+      if (document.hidden) { setTimeout(poll, every); return; }
+      var cells = document.querySelectorAll("[data-status-for]");
+      if (!cells.length) return;
+      var query = Array.prototype.map.call(cells, function (cell) {
+        return "id=" + encodeURIComponent(cell.dataset.statusFor);
+      }).join("&");
+      fetch(holder.dataset.healthUrl + "?" + query, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          Object.keys(answer.cells || {}).forEach(function (id) {
+            var cell = document.querySelector('[data-status-for="' + id + '"]');
+            if (cell && cell.outerHTML !== answer.cells[id]) cell.outerHTML = answer.cells[id];
+          });
+        }).catch(function () { /* the next round tries again */ }).finally(function () { setTimeout(poll, every); });
+    }
+    setTimeout(poll, every);
+  }
+
+  /* Delete: our own question in a dialog (the link opens the same question as a page without script). */
+  on("a[data-delete-prompt]", "click", function (e, link) {
+    if (typeof HTMLDialogElement === "undefined") return;
+    e.preventDefault();
+    var dialog = document.createElement("dialog");
+    dialog.className = "cc-dialog";
+    dialog.setAttribute("aria-label", "Delete callback");
+    var text = document.createElement("p");
+    text.className = "cc-delete-prompt";
+    text.textContent = link.dataset.deletePrompt;
+    var note = document.createElement("p");
+    note.className = "help";
+    note.textContent = "Deliveries still waiting are cancelled; its history stays in the delivery log.";
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = link.href;
+    form.innerHTML = '<input type="hidden" name="csrfmiddlewaretoken"><div class="cc-inline">' +
+      '<button type="submit" class="cc-button danger">Delete</button>' +
+      '<button type="button" class="cc-button" data-dialog-cancel>Cancel</button></div>';
+    form.querySelector("input").value = csrfToken();
+    form.querySelector("[data-dialog-cancel]").addEventListener("click", function () { dialog.close(); });
+    dialog.addEventListener("close", function () { dialog.remove(); });
+    dialog.appendChild(text);
+    dialog.appendChild(note);
+    dialog.appendChild(form);
+    document.body.appendChild(dialog);
+    dialog.showModal();
   });
 
   /* Headers: key-value rows kept in step with the JSON textarea the form submits. */
@@ -235,6 +309,7 @@
     });
     checkEncryption();
     document.querySelectorAll("[data-binding-url]").forEach(watchBinding);
+    document.querySelectorAll("[data-health-url]").forEach(watchHealth);
     var toggle = document.querySelector("[data-telegram-toggle]");
     if (toggle) {
       var step = document.getElementById(toggle.dataset.telegramToggle);

@@ -25,6 +25,7 @@ from callbacks import clock, event_types
 from callbacks.models import Delivery, Event, EventType
 from callbacks.services.accounts import account_balance_set
 from tests.factories import CallbackProfileFactory
+from tests.metrics_helpers import metric_value
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,9 @@ def test_balance_alert_fires_once_resolves_and_fires_again(
         account_balance_set(account=account, balance_usd="120.00")
         alert_settings_update(account=account, balance_enabled=True, balance_threshold_usd=50)
     assert Alert.objects.count() == 0
+    sent_before = {
+        channel: metric_value("callbacks_alerts_sent_total", channel=channel) for channel in ("telegram", "email")
+    }
 
     # when the balance falls below the threshold, then falls further
     _balance(account, "42.50", django_capture_on_commit_callbacks)
@@ -83,6 +87,9 @@ def test_balance_alert_fires_once_resolves_and_fires_again(
     ]
     assert Delivery.objects.filter(profile=profile, event_type=event_types.ALERT_BALANCE_LOW).count() == 1
     assert {entry["channel"] for entry in Alert.objects.get().sent_to} == {"telegram", "email"}
+    # and the metrics count one notice on each channel
+    for channel in ("telegram", "email"):
+        assert metric_value("callbacks_alerts_sent_total", channel=channel) - sent_before[channel] == 1
 
     # when it is topped up, then the alert resolves (and says so)
     _balance(account, "75.00", django_capture_on_commit_callbacks)
@@ -212,6 +219,12 @@ def test_each_otp_times_out_once_and_a_digest_alert_counts_them(
     alert = Alert.objects.get(kind=Alert.Kind.VERIFICATION_TIMEOUT)
     assert alert.message == "12 verifications timed out in the last hour (not verified within 5 minutes)."
     assert [m.text.splitlines()[1] for m in receivers.messages] == [alert.message]
+    # and its e-mail gives the count as a count and the timeout in minutes, never "Value: 12.00"
+    (email,) = [m for m in mail.outbox if "Verifications timed out" in m.subject]
+    html = email.alternatives[0][0]
+    for body in (email.body, html):
+        assert "12 verifications" in body and "not verified within 5 minutes" in body
+        assert "12.00" not in body and "5.00" not in body
 
     # when an hour passes without new timeouts, then the digest alert resolves
     with django_capture_on_commit_callbacks(execute=True):

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_get_shows_thresholds_receivers_and_the_start_bot_link(api, settings):
+    api.post("/api/v1/alert-settings/telegram/link/")
     response = api.get("/api/v1/alert-settings/")
     assert response.status_code == 200
     body = response.json()
@@ -25,8 +26,8 @@ def test_get_shows_thresholds_receivers_and_the_start_bot_link(api, settings):
 def test_the_start_bot_link_is_null_while_no_bot_is_configured(api, settings):
     # given a server without a Telegram bot
     settings.TELEGRAM_BOT_USERNAME = ""
-    # when the alert settings are read
-    body = api.get("/api/v1/alert-settings/").json()
+    # when a link is asked for
+    body = api.post("/api/v1/alert-settings/telegram/link/").json()
     # then no link to a nameless bot is offered
     assert body["telegram"]["start_link"] is None
     assert body["telegram"]["bound"] is False
@@ -68,7 +69,8 @@ def test_put_needs_the_write_scope(account):
 
 
 def test_reacquire_issues_a_new_link(api):
-    first = api.get("/api/v1/alert-settings/").json()["telegram"]["start_link"]
+    first = api.post("/api/v1/alert-settings/telegram/link/").json()["telegram"]["start_link"]
+    assert first is not None
     response = api.post("/api/v1/alert-settings/telegram/reacquire/")
     assert response.status_code == 200
     assert response.json()["telegram"]["start_link"] != first

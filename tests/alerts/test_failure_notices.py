@@ -13,6 +13,7 @@ from alerts.services.failure_notices import failure_digests_flush
 from callbacks import clock, event_types, signals
 from callbacks.models import Attempt, CallbackProfile, Delivery, Event
 from tests.factories import CallbackProfileFactory
+from tests.metrics_helpers import metric_value
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +117,9 @@ def test_the_profiles_own_addresses_receive_the_notice(account, tasks_inline, dj
 
 def test_a_thousand_failures_make_a_handful_of_emails(profile, tasks_inline, django_capture_on_commit_callbacks):
     # given an endpoint failing 1,000 times within two hours, in three ways
+    sent_before = {
+        kind: metric_value("callbacks_failure_notices_sent_total", kind=kind) for kind in ("first", "digest")
+    }
     start = clock.now()
     with django_capture_on_commit_callbacks(execute=True):
         for number in range(1000):
@@ -146,6 +150,9 @@ def test_a_thousand_failures_make_a_handful_of_emails(profile, tasks_inline, dja
         assert "refused the authorization" in message.body
         assert "could not be connected to" in message.body
     assert counted == 999
+    # and the metrics count the notices as sent: the first, then the digests
+    assert metric_value("callbacks_failure_notices_sent_total", kind="first") - sent_before["first"] == 1
+    assert metric_value("callbacks_failure_notices_sent_total", kind="digest") - sent_before["digest"] == 2
 
 
 def test_a_digest_lists_counts_per_class(profile, tasks_inline, django_capture_on_commit_callbacks):

@@ -10,11 +10,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from alerts.notifiers.telegram import telegram_message_send
-from alerts.services.telegram_binding import (
+from alerts.telegram import (
     telegram_binding_link,
     telegram_binding_reacquire,
     telegram_binding_state,
+    telegram_message_send,
 )
 from callbacks import clock
 from tests.alerts.conftest import WEBHOOK_SECRET
@@ -58,8 +58,9 @@ def test_start_binds_the_chat_and_answers_in_it(
     assert [(m.chat_id, m.text) for m in fake_telegram.messages] == [
         (4242, f"Bound: alerts of {account.name} will be sent to this chat.")
     ]
-    # and the token was used up: the link now carries a new one
-    assert _token(state.start_link) != token
+    # and the token was used up: no link is shown until a writer issues a new one
+    assert telegram_binding_state(account=account, show_link=True).start_link is None
+    assert _token(telegram_binding_link(account=account)) != token
 
 
 def test_a_used_token_is_refused(client, account, fake_telegram, tasks_inline, django_capture_on_commit_callbacks):

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bench.harness import wait_until
 from callbacks.models import ApiKey
 from callbacks.services.api_keys import api_key_create
 from tests.conftest import api_client_for
@@ -139,3 +140,36 @@ def test_last_use_of_a_key_is_recorded(account):
     client_with(raw_key).get(PROFILES)
     api_key.refresh_from_db()
     assert api_key.last_used_at is not None
+
+
+@pytest.mark.django_db
+def test_a_key_revoked_by_another_process_stops_working_within_the_cache_time(account, settings):
+    # given a key this process has just used, kept for API_KEY_CACHE_S
+    settings.API_KEY_CACHE_S = 60
+    api_key, raw_key = api_key_create(account=account, name="elsewhere")
+    assert client_with(raw_key).get(PROFILES).status_code == 200
+
+    # when another process revokes it (straight in the database, not through this process)
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+
+    # then this process still trusts it until its copy is older than API_KEY_CACHE_S, and refuses it after
+    assert client_with(raw_key).get(PROFILES).status_code == 200
+    settings.API_KEY_CACHE_S = 0.05
+    assert wait_until(lambda: client_with(raw_key).get(PROFILES).status_code == 401, timeout_s=5)
+
+
+@pytest.mark.django_db
+def test_a_request_cannot_change_the_kept_key_for_the_next(account):
+    # given a key used once, so this process keeps it
+    _, raw_key = api_key_create(account=account, name="kept")
+    assert client_with(raw_key).get(PROFILES).status_code == 200
+    from callbacks.services.api_keys import api_key_authenticate
+
+    # when one request's copy of the key and account is changed
+    first = api_key_authenticate(raw_key=raw_key)
+    first.scopes = ["read"]
+    first.account.name = "changed"
+
+    # then the next request sees the stored values
+    second = api_key_authenticate(raw_key=raw_key)
+    assert second.scopes == ["read", "write"] and second.account.name == account.name

@@ -48,6 +48,12 @@ FORBIDDEN = [
     "::ffff:169.254.169.254",
     "::ffff:7f00:1",
     "::127.0.0.1",
+    "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1
+    "::ffff:0:127.0.0.1",
+    "::ffff:0:a9fe:a9fe",  # IPv4-translated 169.254.169.254
+    "::ffff:0:10.0.0.1",
+    "::10.0.0.1",  # IPv4-compatible
+    "0:0:0:0:0:ffff:7f00:1",
     "2002:7f00:1::",  # 6to4 carrying 127.0.0.1
     "2002:a9fe:a9fe::1",  # 6to4 carrying 169.254.169.254
     "64:ff9b::a9fe:a9fe",  # NAT64 carrying 169.254.169.254
@@ -63,6 +69,7 @@ ALLOWED = [
     "1.1.1.1",
     "2606:4700:4700::1111",
     "::ffff:8.8.8.8",
+    "::ffff:0:8.8.8.8",
     "2002:808:808::1",
     "64:ff9b::8.8.8.8",
 ]
@@ -115,6 +122,8 @@ def test_names_and_malformed_numbers_are_not_taken_for_addresses(text):
         "https://0177.0.0.1/hook",
         "https://[::1]/hook",
         "https://[::ffff:127.0.0.1]/hook",
+        "https://[::ffff:0:7f00:1]/hook",
+        "https://[::ffff:0:a9fe:a9fe]/latest/meta-data/",
         "https://[fd00:ec2::254]/latest/meta-data/",
         "https://169.254.169.254/latest/meta-data/",
         "https://localhost/hook",
@@ -174,6 +183,8 @@ def test_url_check_refuses_other_schemes(settings, url):
         ("https://user:secret@93.184.216.34/x", "authentication fields"),
         ("https://93.184.216.34/a b", "spaces"),
         ("https://93.184.216.34:99999/x", "not a valid URL"),
+        ("https://93.184.216.34:0/x", "Port 0"),
+        ("http://127.0.0.1:0/x", "Port 0"),
     ],
 )
 def test_url_check_explains_malformed_urls(url, reason):

@@ -97,6 +97,47 @@ def test_headers_refuse_line_breaks_hop_by_hop_and_reserved_names(api, headers, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X-A": "🙂"}, "only visible ASCII"),
+        ({"X-A": "a\u2028b"}, "\\u2028"),
+        ({"X-A": "caf\u00e9"}, "position 4"),
+        ({"X-A": "\x7f"}, "only visible ASCII"),
+        ({"X-A": {"b": 1}}, "must be text, not an object"),
+        ({"X-A": 1}, "must be text, not a number"),
+        ({"X-A": None}, "must be text, not null"),
+        ({"X-A": ["a"]}, "must be text, not a list"),
+    ],
+)
+def test_header_values_only_what_http_carries_and_only_text(api, headers, message):
+    assert message in refused(api, "headers", headers=headers)
+
+
+@pytest.mark.django_db
+def test_an_authorization_value_only_what_http_carries(api):
+    assert "only visible ASCII" in refused(api, "auth_header", auth_header="Bearer 🙂")
+    assert accepted(api, auth_header="Bearer a b\tc")["auth_header_set"] is True
+
+
+@pytest.mark.django_db
+def test_text_fields_refuse_other_json_types(api):
+    assert refused(api, "name", name={"a": 1})
+    assert refused(api, "description", description=["a"])
+
+
+@pytest.mark.django_db
+def test_a_parameter_to_encrypt_must_be_in_the_events_data(api):
+    # given AES with a parameter that message.status events do not have (their phone is in "phone")
+    common = {"encryption_cipher": "aes-128-gcm", "encryption_key": "k" * 16}
+
+    # then it is refused under encryption_fields, naming it and the ones there are
+    message = refused(api, "encryption_fields", encryption_fields=["to"], **common)
+    assert "Not in the data of message.status: to" in message and "phone" in message
+    assert accepted(api, encryption_fields=["phone", "data.status"], **common)
+
+
+@pytest.mark.django_db
 def test_ordinary_headers_are_kept(api):
     assert accepted(api, headers={"X-Tenant": "acme", "Content-Type": "application/vnd.acme+json"})["headers"] == {
         "X-Tenant": "acme",
@@ -152,7 +193,7 @@ def test_basic_auth_and_an_authorization_value_exclude_each_other(api):
 
 @pytest.mark.django_db
 def test_authorization_value_cannot_carry_line_breaks(api):
-    assert "Line breaks" in refused(api, "auth_header", auth_header="Bearer t\r\nX-Injected: 1")
+    assert "contains a line break" in refused(api, "auth_header", auth_header="Bearer t\r\nX-Injected: 1")
 
 
 # --- signing ---------------------------------------------------------------------------------------
@@ -183,7 +224,7 @@ def test_encryption_key_length_matches_the_cipher(api, cipher, length):
     message = refused(
         api, "encryption_key", encryption_cipher=cipher, encryption_key="k" * (length - 1), encryption_fields=["phone"]
     )
-    assert f"exactly {length} characters ({length - 1} given)" in message
+    assert f"exactly {length} bytes ({length - 1} given)" in message
     accepted(api, encryption_cipher=cipher, encryption_key="k" * length, encryption_fields=["phone"])
 
 
@@ -191,7 +232,7 @@ def test_encryption_key_length_matches_the_cipher(api, cipher, length):
 def test_fixed_iv_must_be_16_characters(api):
     common = {"encryption_cipher": "aes-128-cfb", "encryption_key": "k" * 16, "encryption_fields": ["phone"]}
     message = refused(api, "encryption_iv", encryption_iv_random=False, encryption_iv="short", **common)
-    assert "exactly 16 characters (5 given)" in message
+    assert "exactly 16 bytes (5 given" in message
     answer = accepted(api, encryption_iv_random=False, encryption_iv="i" * 16, **common)
     assert answer["encryption_iv"] == "i" * 16 and answer["encryption_iv_random"] is False
 

@@ -171,3 +171,45 @@ def test_characters_xml_cannot_carry_are_replaced_so_the_body_still_parses():
     context = {"event": {}, "data": {"content": "bell\x07 form\x0c feed & tab\tkept"}}
     body = template_render(template="<m><data.content></m>", body_type="xml", context=context)
     assert ElementTree.fromstring(body).text == "bell\ufffd form\ufffd feed & tab\tkept"
+
+
+def test_xml_keeps_cr_lf_and_tab_in_element_text_and_in_attributes():
+    # given data with CR LF and TAB placed in an attribute and in element text
+    text = "a\r\nb\tc\rd\ne"
+    context = {"event": {}, "data": {"note": text}}
+    body = template_render(
+        template="<m note=\"<data.note>\" other='<data.note>'><b><data.note></b></m>",
+        body_type="xml",
+        context=context,
+    )
+
+    # then a standard XML parser reads back exactly what the event held, in both places
+    root = ElementTree.fromstring(body)
+    assert root.get("note") == text and root.get("other") == text
+    assert root.find("b").text == text
+
+
+def test_html_keeps_cr_lf_and_tab_in_text_and_attributes():
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.attribute, self.text = None, ""
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "p":
+                self.attribute = dict(attrs)["title"]
+
+        def handle_data(self, data):
+            self.text += data
+
+    text = "a\r\nb\tc"
+    body = template_render(
+        template='<p title="<data.note>"><data.note></p>',
+        body_type="html",
+        context={"event": {}, "data": {"note": text}},
+    )
+    reader = Reader()
+    reader.feed(body)
+    assert reader.attribute == text and reader.text == text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -18,89 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from callbacks.delivery.render.request import RenderedRequest
-from callbacks.delivery.send import io_loop, transport
+from callbacks.delivery.send import egress, io_loop, transport
 from callbacks.delivery.send.transport import request_send
+from tests.callbacks.wire_servers import answers_script, scripted_servers
 from tests.receivers import Receiver
-
-
-class RawServer:
-    """Answers each request it reads with the next scripted bytes; `close_after` drops the connection."""
-
-    def __init__(self, answers: list[bytes], *, close_after: bool = False, tls: ssl.SSLContext | None = None) -> None:
-        self.answers = list(answers)
-        self.close_after = close_after
-        self.tls = tls
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def url(self, path: str = "/hook", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._talk, args=(connection,), daemon=True).start()
-
-    def _talk(self, connection: socket.socket) -> None:
-        try:
-            if self.tls is not None:
-                connection = self.tls.wrap_socket(connection, server_side=True)
-            while self.answers:
-                request = self._read_request(connection)
-                if request is None:
-                    return
-                self.requests.append(request)
-                connection.sendall(self.answers.pop(0))
-                if self.close_after:
-                    return
-        except (OSError, ssl.SSLError):
-            return
-        finally:
-            connection.close()
-
-    @staticmethod
-    def _read_request(connection: socket.socket) -> bytes | None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = connection.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            ),
-            0,
-        )
-        while len(body) < length:
-            body += connection.recv(65536)
-        return head + b"\r\n\r\n" + body
-
-    def close(self) -> None:
-        self._listener.close()
 
 
 @pytest.fixture
 def raw_server() -> Iterator:
-    started: list[RawServer] = []
-
-    def make(answers: list[bytes], **options) -> RawServer:
-        started.append(RawServer(answers, **options))
-        return started[-1]
-
-    yield make
-    for server in started:
-        server.close()
+    """`raw_server(answers, close_after=False, tls=None)`: answers each request read with the next bytes."""
+    with scripted_servers() as make:
+        yield lambda answers, close_after=False, tls=None: make(
+            answers_script(*answers, close_after=close_after), tls=tls
+        )
 
 
 def send(url: str, *, headers: dict | None = None, timeout_s: float = 3.0):
@@ -134,8 +63,11 @@ def test_interim_answers_are_skipped_for_the_real_one(raw_server):
 def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_a_failure(raw_server):
     # given a server that closes each connection after answering (without saying so)
     server = raw_server([OK, OK, OK], close_after=True)
-    # when three requests go out one after another
-    results = [send(server.url()) for _ in range(3)]
+    # when three requests go out one after another, each once the server has closed the last connection
+    results = []
+    for sent in range(3):
+        results.append(send(server.url()))
+        server.wait_closed(sent + 1)
     # then each is answered, on a connection of its own
     assert [(result.status, result.error_class) for result in results] == [(200, "")] * 3
     assert len(server.requests) == 3
@@ -221,9 +153,9 @@ def tls_server(raw_server, certificate):
 def trusted(monkeypatch, certificate):
     """The transport trusts the test certificate, as an operator's SSL_CERT_FILE would make it."""
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    monkeypatch.setattr(transport, "_tls_context", None)
+    egress.tls_context_forget()
     yield
-    transport._tls_context = None
+    egress.tls_context_forget()
 
 
 def test_https_to_a_trusted_certificate_is_answered_on_one_kept_alive_connection(tls_server, trusted):
@@ -233,8 +165,8 @@ def test_https_to_a_trusted_certificate_is_answered_on_one_kept_alive_connection
     assert tls_server.requests[0].startswith(b"POST /hook HTTP/1.1\r\n")
 
 
-def test_https_to_a_certificate_nobody_vouches_for_is_refused(tls_server, monkeypatch):
-    monkeypatch.setattr(transport, "_tls_context", None)
+def test_https_to_a_certificate_nobody_vouches_for_is_refused(tls_server):
+    egress.tls_context_forget()
     result = send(tls_server.url(scheme="https"))
     assert (result.status, result.error_class) == (None, "tls_error")
     assert "certificate" in result.error_detail.lower()

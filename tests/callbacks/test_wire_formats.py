@@ -12,6 +12,7 @@ import pytest
 
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
+from callbacks.services.deliveries import delivery_retry
 from callbacks.services.profiles import profile_secret_rotate
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for, send_one
 from tests.receivers import Reply
@@ -116,3 +117,57 @@ def test_the_readme_envelope_answers_mean_what_the_table_says(account, receiver,
     dispatch_batch(worker_id="test")
     assert delivery_of(event).state == state
     assert delivery_of(event).attempts.get().receiver_delivery_id == "rcv-9"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_the_readme_verifies_a_get_or_delete_and_reads_its_envelope(account, receiver, readme, method):
+    # given a bodiless profile without placeholders
+    profile_for(account, receiver, http_method=method, url=receiver.url("/hooks?tenant=blue"), signing_secret=SECRET)
+
+    # when an event goes out
+    request, event = send_one(account, receiver, {"phone": "+14155550123"})
+
+    # then both verifiers of the page accept the request target, and no other
+    headers = _lower(request.headers)
+    assert readme["verified"](SECRET, method, request.path, headers, request.body)
+    assert readme["verify_standard_webhook"](SECRET, headers, request.path.encode())
+    assert not readme["verified"](SECRET, method, request.path.replace("blue", "red"), headers, request.body)
+    [received] = readme["events_received"](method, request.path, request.body)
+    assert received["id"] == str(event.id) and received["data"] == {"phone": "+14155550123"}
+
+
+@pytest.mark.parametrize(
+    ("body_type", "template"),
+    [("xml", "<m><data.status></m>"), ("html", "<p><data.status></p>"), ("text", "status=<data.status>")],
+)
+def test_the_readme_verifier_accepts_bodies_that_are_not_json(account, receiver, readme, body_type, template):
+    profile_for(account, receiver, body_type=body_type, body_template=template, signing_secret=SECRET)
+    request, _ = send_one(account, receiver, {"status": "read"})
+    assert readme["verified"](SECRET, "POST", request.path, _lower(request.headers), request.body)
+
+
+def test_the_readme_receiver_processes_a_retried_batch_once(account, receiver, readme):
+    # given a batching profile and the page's receiver, which fails the first request after processing it
+    profile_for(account, receiver, batch_max_size=2, signing_secret=SECRET)
+    receiver.respond_next(Reply(status=500))
+    processed = []
+    first_event, second_event = emit(account, {"n": 1}), emit(account, {"n": 2})
+
+    # when the batch is sent, retried, then retried again by a person
+    dispatch_batch(worker_id="test")
+    dispatch_batch(worker_id="test")
+    delivery_retry(delivery=delivery_of(first_event))
+    dispatch_batch(worker_id="test")
+
+    # then three verified arrivals of one webhook-id, and each event processed once, by its delivery id
+    requests = receiver.wait_for(3)
+    for request in requests:
+        headers = _lower(request.headers)
+        assert readme["verified"](SECRET, request.method, request.path, headers, request.body)
+        if readme["accept_once"](headers):
+            processed.extend(readme["events_received"](request.method, request.path, request.body))
+    assert len({request.header("webhook-id") for request in requests}) == 1
+    assert [item["delivery_id"] for item in processed] == [
+        str(delivery_of(first_event).pk),
+        str(delivery_of(second_event).pk),
+    ]

@@ -89,9 +89,10 @@ def test_configure_events_thresholds_emails_and_telegram(page, live_server, owne
     shot(page, "29-dashboard-open-alert")
     page.locator(".cc-nav").get_by_role("link", name="Configure events").click()
 
-    # the Telegram box opens the START BOT step with the bot's link
-    expect(page.get_by_test_id("start-bot")).to_be_hidden()
+    # the Telegram box opens the step; the owner asks for the bot's START BOT link
+    expect(page.get_by_test_id("telegram-link")).to_be_hidden()
     page.check("#id_telegram")
+    page.get_by_test_id("telegram-link").click()
     start_bot = page.get_by_test_id("start-bot")
     expect(start_bot).to_be_visible()
     link = start_bot.get_attribute("href")
@@ -111,8 +112,15 @@ def test_configure_events_thresholds_emails_and_telegram(page, live_server, owne
     page.get_by_role("button", name="Reacquire").click()
     expect(page.locator(".messagelist")).to_contain_text("previous chat is unbound")
     assert AlertRecipients.objects.get(account=owner_account).telegram_chat_id is None
-    page.check("#id_telegram")
+    # and shows the new START BOT link at once, Telegram still ticked, on a desktop and a phone
+    expect(page.locator("#id_telegram")).to_be_checked()
+    expect(page.get_by_test_id("start-bot")).to_be_visible()
     assert page.get_by_test_id("start-bot").get_attribute("href") != link
+    shot(page, "32b-configure-events-reacquired")
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.get_by_test_id("start-bot")).to_be_visible()
+    shot(page, "32c-configure-events-reacquired-phone")
 
 
 def test_reports_frequencies_addresses_and_history_with_chart(page, live_server, owner, owner_account, stranger):

@@ -1,4 +1,4 @@
-"""Callback settings and "Configure a callback", walked in Chromium as a customer would."""
+"""The callbacks list and a callback's page, walked in Chromium as a customer would."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def test_configure_a_callback_with_headers_template_encryption_and_events(page, 
     expect(page.get_by_test_id("chart-24h")).to_be_visible()
     shot(page, "01-dashboard-empty")
 
-    # when they open Callback settings and add a callback
-    page.locator(".cc-nav").get_by_role("link", name="Callback settings").click()
-    expect(page.locator("h1")).to_contain_text("Callback settings")
+    # when they open Callbacks and add a callback
+    page.locator(".cc-nav").get_by_role("link", name="Callbacks", exact=True).click()
+    expect(page.locator("h1")).to_contain_text("Callbacks")
     page.get_by_role("link", name=re.compile("Add")).click()
-    expect(page.locator("h1")).to_contain_text("Configure a callback")
+    expect(page.locator("h1")).to_contain_text("New callback")
     page.fill("#id_name", "Orders")
     page.fill("#id_description", "Order status updates for the shop")
     page.fill("#id_url", receiver.url("/hooks/orders"))
@@ -120,14 +120,14 @@ def test_callback_list_shows_status_filters_and_row_actions(page, live_server, o
 
     # when they open the list
     page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/")
-    rows = page.locator("#result_list tbody tr")
+    rows = page.locator("#result_list > tbody > tr")
     expect(rows).to_have_count(3)
     expect(page.locator(f"[data-status-for='{sms.pk}']")).to_contain_text("Abnormal")
     expect(page.locator(f"[data-status-for='{sms.pk}']")).to_contain_text("Failing since 09:00")
     shot(page, "05-callback-settings")
 
     # then the status and method filters narrow it
-    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/?status__exact=abnormal")
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/?health=abnormal")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("SMS receipts")
     page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/?http_method__exact=PUT")
@@ -152,9 +152,9 @@ def test_callback_list_shows_status_filters_and_row_actions(page, live_server, o
 
     # Delete asks first, then the profile is gone
     rows.filter(has_text="Billing").get_by_role("link", name="Delete").click()
-    expect(page.locator("#content")).to_contain_text("Are you sure you want to delete")
+    expect(page.locator("dialog")).to_contain_text("Delete Billing? Nothing more will be sent to")
     shot(page, "06-delete-confirmation")
-    page.get_by_role("button", name=re.compile("Yes")).click()
+    page.locator("dialog").get_by_role("button", name="Delete").click()
     expect(rows).to_have_count(2)
     assert not CallbackProfile.objects.filter(name="Billing").exists()
 

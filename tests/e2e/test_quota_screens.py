@@ -120,7 +120,7 @@ def test_a_callback_over_the_profiles_quota_is_refused_on_the_screen(page, live_
     page.get_by_role("button", name="Save", exact=True).click()
 
     # then the form says why, and nothing is stored
-    expect(page.locator("#content")).to_contain_text("The account has 1 profile.")
-    expect(page.locator("#content")).to_contain_text("quota is 1 callback profiles")
+    expect(page.locator("main")).to_contain_text("The account has 1 profile.")
+    expect(page.locator("main")).to_contain_text("quota is 1 callback profiles")
     shot(page, "33-profiles-quota")
     assert owner_account.callback_profiles.count() == 1

@@ -92,7 +92,7 @@ def test_refusals_and_missing_pages_say_why_and_lead_back(client, viewer_setup):
     assert client.get("/api/v1/nope/").json() == {"detail": "Not found."}
 
 
-def test_a_link_to_another_of_ones_accounts_opens_it(client, viewer_setup):
+def test_a_link_to_another_of_ones_accounts_offers_the_switch(client, viewer_setup):
     # given a user in two accounts, working in the other one, and a delivery of the first
     membership, _profile = viewer_setup
     delivery = Delivery.objects.get()
@@ -103,10 +103,13 @@ def test_a_link_to_another_of_ones_accounts_opens_it(client, viewer_setup):
     # when they open the delivery's link (from a failure notice, say)
     page = client.get(f"/admin/callbacks/delivery/{delivery.pk}/change/")
 
-    # then it opens, and the screens now act for the delivery's account
+    # then the page offers to switch to the delivery's account, without switching behind their back
     assert page.status_code == 200
-    assert str(delivery.pk) in page.content.decode()
-    assert client.session["callback_center_account_id"] == str(membership.account.pk)
+    assert 'data-testid="switch-account"' in page.content.decode()
+    assert client.session["callback_center_account_id"] == str(other.pk)
+    # and once they switch, it opens
+    client.post("/admin/account/switch/", {"account": str(membership.account.pk)})
+    assert str(delivery.pk) in client.get(f"/admin/callbacks/delivery/{delivery.pk}/change/").content.decode()
     # while an address of no profile, or another kind of screen, still answers 404
     assert (
         client.get("/admin/callbacks/callbackprofile/00000000-0000-0000-0000-000000000000/change/").status_code == 404
@@ -123,13 +126,17 @@ def test_making_a_user_a_member_lets_them_sign_in(client, db):
     newcomer = User.objects.create_user("newcomer", "new@example.com", "pw-newcomer-1")
     client.force_login(operator)
 
-    # when the operator adds them as a member of the account
+    # when the operator invites them to the account by their e-mail
     added = client.post(
-        "/admin/callbacks/membership/add/", {"user": newcomer.pk, "account": account.pk, "role": "admin"}, follow=True
+        "/admin/callbacks/membership/add/",
+        {"email": "new@example.com", "account": account.pk, "role": "admin"},
+        follow=True,
     )
 
     # then they are told, and the newcomer can sign in and sees the account's dashboard
-    assert "can now sign in to the screens" in added.content.decode()
+    assert "Invited new@example.com to Initech as Admin" in added.content.decode()
+    newcomer.refresh_from_db()
+    assert newcomer.is_staff and newcomer.memberships.get().account == account
     client.logout()
     signed_in = client.post(
         "/admin/login/?next=/admin/", {"username": "newcomer", "password": "pw-newcomer-1"}, follow=True

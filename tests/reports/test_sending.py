@@ -15,6 +15,7 @@ from reports.periods import period_latest
 from reports.services import report_claim, report_settings_update, reports_send_due
 from reports.services.sending import CLAIM_LEASE, MAX_CATCH_UP_PERIODS
 from tests.factories import AccountFactory, CallbackProfileFactory
+from tests.metrics_helpers import metric_value
 from tests.reports.factories import DeliveryStatsFactory
 
 UTC = dt.UTC
@@ -142,6 +143,10 @@ def test_report_counts_only_the_period_and_the_account(db):
 def test_each_period_is_sent_once_however_often_the_schedule_runs(db):
     subscribed_account("America/New_York", ["daily", "weekly"], since=at("America/New_York", 2026, 6, 1))
     now = at("America/New_York", 2026, 6, 10, 17, 2)
+    sent_before = {
+        frequency: metric_value("callbacks_reports_sent_total", frequency=frequency)
+        for frequency in ("daily", "weekly")
+    }
 
     first = reports_send_due(now=now)
     second = reports_send_due(now=now + dt.timedelta(minutes=5))
@@ -157,6 +162,8 @@ def test_each_period_is_sent_once_however_often_the_schedule_runs(db):
     ]
     assert second == [] and third == []
     assert len(mail.outbox) == len(first) == Report.objects.filter(sent_at__isnull=False).count()
+    assert metric_value("callbacks_reports_sent_total", frequency="daily") - sent_before["daily"] == 7
+    assert metric_value("callbacks_reports_sent_total", frequency="weekly") - sent_before["weekly"] == 2
 
 
 def test_a_worker_that_finds_the_period_claimed_sends_nothing(db):

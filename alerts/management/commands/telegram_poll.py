@@ -9,8 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from telegram import Bot
 from telegram.error import Conflict, NetworkError, TelegramError
 
-from alerts.notifiers.telegram import telegram_call, telegram_is_configured, telegram_message_send
-from alerts.telegram_bot import telegram_update_handle
+from alerts.telegram import telegram_call, telegram_is_configured, telegram_message_send, telegram_update_handle
 
 LONG_POLL_S = 30
 NETWORK_RETRY_S = 5

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from telegram.error import TelegramError
 
-from alerts.notifiers.telegram import telegram_call, telegram_is_configured
+from alerts.telegram import telegram_call, telegram_is_configured
 
 WEBHOOK_PATH = "/telegram/webhook/"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,7 @@ class HealthTally:
     last_success_at: datetime | None = None
     exhausted: int = 0
     exhausted_since_success: int = 0
+    last_failure: tuple[int | None, str, str] | None = None  # status, error class, detail
 
     def success(self, at: datetime) -> None:
         self.successes += 1
@@ -44,14 +46,46 @@ class HealthTally:
         self.first_failure_since_success_at = None
         self.exhausted_since_success = 0
 
-    def failure(self, at: datetime, *, exhausted: bool) -> None:
+    def failure(self, at: datetime, *, exhausted: bool, cause: tuple[int | None, str, str] | None = None) -> None:
         self.failures += 1
+        self.last_failure = cause or self.last_failure
         self.failures_since_success += 1
         self.first_failure_at = self.first_failure_at or at
         self.first_failure_since_success_at = self.first_failure_since_success_at or at
         self.last_failure_at = at
         self.exhausted += exhausted
         self.exhausted_since_success += exhausted
+
+
+ERROR_CLASS_WORDS = {
+    "connect_timeout": "no connection within the connect timeout",
+    "connect_refused": "the connection was refused",
+    "connect_error": "could not connect",
+    "dns_error": "the host name does not resolve",
+    "response_timeout": "no answer within the response timeout",
+    "envelope_invalid": "answered 2xx without a valid status envelope",
+    "envelope_900": "answered status_code 900 (not delivered)",
+    "envelope_901": "answered status_code 901 (bad request parameters)",
+    "envelope_999": "answered status_code 999 (critical error)",
+    "render_error": "the request could not be built from the profile's settings",
+}
+MAX_ERROR_WORDS_CHARS = 300
+
+
+def failure_words(*, status: int | None, error_class: str, detail: str = "") -> str:
+    """One failure as a customer reads it: "HTTP 503 Service Unavailable", "the connection was refused"."""
+    if error_class in ERROR_CLASS_WORDS:
+        words = ERROR_CLASS_WORDS[error_class]
+    elif status:
+        try:
+            words = f"HTTP {status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            words = f"HTTP {status}"
+    else:
+        words = error_class.replace("_", " ") or "failed"
+    if detail and not status:
+        words = f"{words}: {detail}"
+    return words[:MAX_ERROR_WORDS_CHARS]
 
 
 def abnormal_after() -> tuple[timedelta, int]:
@@ -67,8 +101,13 @@ def health_apply(tallies: dict[Any, HealthTally]) -> list[Any]:
     for profile_id in sorted(tallies, key=str):
         tally = tallies[profile_id]
         rows = CallbackProfile.objects.filter(pk=profile_id)
+        error = {}
+        if tally.last_failure is not None:
+            status, error_class, detail = tally.last_failure
+            error["last_error"] = failure_words(status=status, error_class=error_class, detail=detail)
         if tally.successes:
             rows.update(
+                **error,
                 consecutive_failures=tally.failures_since_success,
                 first_failure_at=tally.first_failure_since_success_at,
                 exhausted_deliveries=tally.exhausted_since_success,
@@ -77,6 +116,7 @@ def health_apply(tallies: dict[Any, HealthTally]) -> list[Any]:
             )
         else:
             rows.update(
+                **error,
                 consecutive_failures=F("consecutive_failures") + tally.failures,
                 first_failure_at=Coalesce(F("first_failure_at"), Value(tally.first_failure_at)),
                 exhausted_deliveries=F("exhausted_deliveries") + tally.exhausted,

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from callbacks import clock, signals
+from callbacks import clock, metrics, signals
 from callbacks.delivery import sql
 from callbacks.delivery.ids import uuid4_fast
 from callbacks.delivery.record import health, outcomes
@@ -24,6 +24,7 @@ from callbacks.delivery.record.stats import StatsBuffer
 from callbacks.delivery.render.request import Item, ProfileSnapshot, RenderedRequest
 from callbacks.delivery.send.transport import TransportResult
 from callbacks.models import Attempt, Delivery
+from callbacks.redaction import url_redact
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ OUTCOME_COLUMNS = (
     ("id", "uuid"),
     ("leased_by", "text"),
 )
+UNKNOWN_OUTCOME = "unknown"
+STOPPED_ERROR_CLASS = "worker_stopped"
+LEASE_EXPIRED_ERROR_CLASS = "lease_expired"
+# Places in ATTEMPT_COLUMNS, for the metrics.
+ATTEMPT_DURATION_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("duration_ms")
+ATTEMPT_OUTCOME_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("outcome")
+FINISHED_STATES = frozenset((Delivery.State.DELIVERED, Delivery.State.FAILED))
 RELEASE_COLUMNS = (("next_attempt_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
 HOLD_COLUMNS = (("id", "uuid"), ("leased_by", "text"))
 
@@ -76,6 +84,23 @@ class ClaimedRow:
     attempt_count: int
     created_at: datetime
     due_at_param: Any = None  # when it was due before the claim, as the database gave it
+    batch_id: uuid.UUID | None = None  # the batch it goes out in, once one is formed
+
+    @classmethod
+    def from_values(cls, values: tuple, *, due_at_param: Any) -> ClaimedRow:
+        """From (id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id)."""
+        return cls(
+            id=sql.uuid_value(values[0]),
+            id_param=values[0],
+            event_id=sql.uuid_value(values[1]),
+            profile_id=sql.uuid_value(values[2]),
+            account_id=sql.uuid_value(values[3]),
+            event_type=values[4],
+            attempt_count=values[5],
+            created_at=sql.datetime_value(values[6]),
+            due_at_param=due_at_param,
+            batch_id=sql.uuid_value(values[7]) if values[7] else None,
+        )
 
 
 @dataclass(slots=True)
@@ -86,6 +111,39 @@ class Job:
     rows: list[ClaimedRow]
     items: list[Item]
     sent_at: float = 0.0  # time.monotonic() when handed to a sender
+    started_at: float = 0.0  # time.time() of the same moment, for the attempt's record
+    batch_id: uuid.UUID | None = None
+
+
+def unknown_attempt_row(
+    *,
+    delivery_id_param: Any,
+    number: int,
+    started_at_param: Any,
+    method: str,
+    url: str,
+    error_class: str,
+    reason: str,
+) -> tuple:
+    """An attempt row (ATTEMPT_COLUMNS) for a request whose answer nobody read."""
+    return (
+        sql.uuid_param(uuid4_fast()),
+        delivery_id_param,
+        number,
+        started_at_param,
+        0,
+        method,
+        url,
+        sql.json_param({}),
+        "",
+        None,
+        sql.json_param({}),
+        "",
+        error_class,
+        reason,
+        UNKNOWN_OUTCOME,
+        "",
+    )
 
 
 def _text(data: bytes, limit: int) -> str:
@@ -126,7 +184,10 @@ class Recorder:
         outcome = outcomes.outcome_classify(result, envelope_contract=snapshot.envelope_contract, now=now)
         now_param = completed_param = sql.datetime_param(now)
         started_at = clock.from_timestamp(result.started_at) if result.started_at else now
-        method, url = (request.method, request.url) if request else (snapshot.method, snapshot.url)
+        # The log keeps no secret of a URL either (`?token=…`): the same rule as for headers.
+        method, url = (
+            (request.method, request.url_redacted()) if request else (snapshot.method, url_redact(snapshot.url))
+        )
         request_headers = sql.json_param(request.headers_redacted() if request else {})
         request_body = _text(request.body, self.request_body_chars) if request else ""
         response_headers = sql.json_param(result.headers)
@@ -135,6 +196,15 @@ class Recorder:
         if tally is None:
             tally = self.tallies[snapshot.id] = health.HealthTally()
         worker = self.worker_id
+        delay = None
+        if outcome.kind == outcomes.RETRY:
+            # One delay for the whole request: a batch stays a unit, all its items due again together.
+            delay = outcomes.retry_delay_s(
+                schedule=snapshot.retry_schedule_s,
+                attempts_made=max(row.attempt_count for row in job.rows) + 1,
+                retry_after_s=outcome.retry_after_s,
+            )
+        next_retry_at = outcomes.next_attempt_at(now=now, delay_s=delay) if delay is not None else None
         for row in job.rows:
             number = row.attempt_count + 1
             state, completed_at, next_at = Delivery.State.PENDING, None, now
@@ -146,13 +216,10 @@ class Recorder:
                 state, attempt_outcome = Delivery.State.HELD, "gone"
                 self.gone[snapshot.id] = f"the endpoint answered {result.status} Gone"
             else:
-                delay = outcomes.retry_delay_s(
-                    schedule=snapshot.retry_schedule_s, attempts_made=number, retry_after_s=outcome.retry_after_s
-                )
-                if delay is None:
+                if next_retry_at is None:
                     state, completed_at, attempt_outcome = Delivery.State.FAILED, now, "failed"
                 else:
-                    next_at, attempt_outcome = outcomes.next_attempt_at(now=now, delay_s=delay), "retry"
+                    next_at, attempt_outcome = next_retry_at, "retry"
             attempt_id = uuid4_fast()
             self.attempts.append(
                 (
@@ -199,14 +266,46 @@ class Recorder:
             if outcome.succeeded:
                 tally.success(now)
             else:
-                tally.failure(now, exhausted=failed_for_good)
+                tally.failure(
+                    now, exhausted=failed_for_good, cause=(result.status, outcome.error_class, result.error_detail)
+                )
                 self.failures.append((row.id, attempt_id, outcome.error_class))
         self.processed += len(job.rows)
 
-    def defer(self, rows: list[ClaimedRow], until: datetime) -> None:
-        """Put claimed rows back untried, due at `until` (busy profile, batch still filling)."""
-        when = sql.datetime_param(until)
-        self.deferrals.extend((when, row.id_param, self.worker_id) for row in rows)
+    def unknown(self, job: Job, *, reason: str) -> None:
+        """A request sent whose answer this worker will never read (it is stopping): an attempt of
+        unknown outcome, so the log counts every send, and the delivery due again at once. Not a
+        failure of the endpoint: no health or failure notice follows."""
+        now = clock.now()
+        now_param = sql.datetime_param(now)
+        for row in job.rows:
+            number = row.attempt_count + 1
+            self.attempts.append(
+                unknown_attempt_row(
+                    delivery_id_param=row.id_param,
+                    number=number,
+                    started_at_param=sql.datetime_param(
+                        clock.from_timestamp(job.started_at) if job.started_at else now
+                    ),
+                    method=job.snapshot.method,
+                    url=job.snapshot.url,
+                    error_class=STOPPED_ERROR_CLASS,
+                    reason=reason,
+                )
+            )
+            self.updates.append(
+                (
+                    Delivery.State.PENDING,
+                    number,
+                    now_param,
+                    None,
+                    STOPPED_ERROR_CLASS,
+                    None,
+                    row.id_param,
+                    self.worker_id,
+                )
+            )
+        self.processed += len(job.rows)
 
     def release(self, rows: list[ClaimedRow]) -> None:
         """Put claimed rows back untried, due when they were before the claim (their place kept)."""
@@ -217,6 +316,14 @@ class Recorder:
         self.holds.extend((row.id_param, self.worker_id) for row in rows)
 
     # --- writing it -----------------------------------------------------------------------------
+    def releases_write(self) -> None:
+        """Write only the rows put back untried, inside the caller's transaction: a claim that follows
+        then sees them due in their place (claimed before later-due rows), not leased to us still."""
+        if not self.deferrals:
+            return
+        deferrals, self.deferrals = self.deferrals, []
+        _rows_write(attempts=[], outcomes=[], releases=deferrals, holds=[])
+
     def flush(self, *, announce: bool = True) -> None:
         """Write what is buffered in one transaction. Inside a caller's transaction, pass
         `announce=False` and call `announce` once that transaction has committed."""
@@ -241,6 +348,7 @@ class Recorder:
             # Nothing of this batch is written; its leases expire and the deliveries are sent again.
             logger.exception("dispatch.record_failed", extra={"attempts": len(attempts)})
             return
+        _metrics_count(attempts=attempts, outcomes=updates)
         self.announcements.append((disabled, failures))
         if announce:
             self.announce()
@@ -253,6 +361,23 @@ class Recorder:
                 health.disabled_announce(disabled)
             if failures:
                 _failures_announce(failures)
+
+
+def _metrics_count(*, attempts: list[tuple], outcomes: list[tuple]) -> None:
+    """What a committed flush wrote, in the metrics: attempt durations by outcome, deliveries finished."""
+    durations: dict[str, Any] = {}
+    for row in attempts:
+        outcome = row[ATTEMPT_OUTCOME_INDEX]
+        histogram = durations.get(outcome)
+        if histogram is None:
+            histogram = durations[outcome] = metrics.attempt_duration.labels(outcome=outcome)
+        histogram.observe(row[ATTEMPT_DURATION_INDEX] / 1000)
+    finished: dict[str, int] = {}
+    for row in outcomes:
+        if row[0] in FINISHED_STATES:
+            finished[row[0]] = finished.get(row[0], 0) + 1
+    for state, count in finished.items():
+        metrics.deliveries_finished.labels(outcome=state).inc(count)
 
 
 def _rows_write(*, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]) -> None:

@@ -14,11 +14,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from callbacks.delivery.render import encryption, signing, templating
 from callbacks.models import CallbackProfile
+from callbacks.redaction import headers_redact, url_redact
 
 USER_AGENT = "CallbackCenter/1.0"
 CONTENT_TYPES = {
@@ -27,12 +28,9 @@ CONTENT_TYPES = {
     "html": "text/html; charset=utf-8",
     "text": "text/plain; charset=utf-8",
 }
-REDACTED = "[redacted]"
-# Header names whose values are secrets: never stored with an attempt.
-SECRET_HEADER_WORDS = ("authorization", "signature", "token", "secret", "password", "api-key", "apikey", "cookie")
+BODYLESS_METHODS = ("GET", "DELETE")
 MAX_CONNECT_TIMEOUT_S = 30.0
 MAX_RESPONSE_TIMEOUT_S = 120.0  # the lease outlasts the longest call
-BATCH_ID_NAMESPACE = uuid.UUID("5b0c7f3e-6a4d-4c1e-9f57-2b8d0e6a1c33")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +63,9 @@ class RenderedRequest:
     def headers_redacted(self) -> dict[str, str]:
         return headers_redact(self.headers)
 
+    def url_redacted(self) -> str:
+        return url_redact(self.url)
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileSnapshot:
@@ -80,8 +81,7 @@ class ProfileSnapshot:
     template: str
     static_headers: dict[str, str]
     signing_secrets: tuple[str, ...]
-    previous_secret: str
-    previous_secret_expires_at: float | None
+    retired_secrets: tuple[tuple[str, float | None], ...]  # (secret, unix seconds it stops signing)
     md5: tuple[str, str, str] | None  # salt, platform account id, platform api key
     encryption: tuple[str, str, str, tuple[str, ...]] | None  # cipher, key, fixed IV or "", paths
     batch_max_size: int
@@ -97,7 +97,7 @@ class ProfileSnapshot:
     def from_profile(cls, profile: CallbackProfile) -> ProfileSnapshot:
         body_type = profile.body_type or "json"
         headers = {"User-Agent": USER_AGENT}
-        if profile.http_method != "GET":
+        if profile.http_method not in BODYLESS_METHODS:
             headers["Content-Type"] = CONTENT_TYPES.get(body_type, "application/octet-stream")
         headers.update({str(name): str(value) for name, value in (profile.headers or {}).items()})
         if profile.auth_header:
@@ -114,7 +114,7 @@ class ProfileSnapshot:
             iv = "" if profile.encryption_iv_random else (profile.encryption_iv or "")
             crypto = (profile.encryption_cipher, profile.encryption_key, iv, tuple(profile.encryption_fields))
         secrets = (profile.signing_secret,) if profile.sign_standard_webhooks and profile.signing_secret else ()
-        expires = profile.previous_signing_secret_expires_at
+        can_batch = body_type == "json" and profile.http_method not in BODYLESS_METHODS
         return cls(
             id=profile.pk,
             account_id=profile.account_id,
@@ -126,11 +126,10 @@ class ProfileSnapshot:
             template=profile.body_template or "",
             static_headers=headers,
             signing_secrets=secrets,
-            previous_secret=(profile.previous_signing_secret or "") if secrets else "",
-            previous_secret_expires_at=expires.timestamp() if expires else None,
+            retired_secrets=tuple(signing.retired_secrets(profile)) if secrets else (),
             md5=md5,
             encryption=crypto,
-            batch_max_size=max(1, profile.batch_max_size or 1) if body_type == "json" else 1,
+            batch_max_size=max(1, profile.batch_max_size or 1) if can_batch else 1,
             batch_max_wait_ms=profile.batch_max_wait_ms or 0,
             envelope_contract=profile.response_contract == CallbackProfile.ResponseContract.ENVELOPE,
             connect_timeout_s=min(max(profile.connect_timeout_s or 5.0, 0.1), MAX_CONNECT_TIMEOUT_S),
@@ -140,23 +139,15 @@ class ProfileSnapshot:
             url_has_placeholders=bool(templating.template_placeholders(profile.url)),
         )
 
+    @property
+    def can_batch(self) -> bool:
+        """Whether a request can carry several deliveries: a JSON body (`{"callbacks": [...]}`)."""
+        return self.body_type == "json" and self.method not in BODYLESS_METHODS
+
     def secrets_at(self, now_s: float) -> tuple[str, ...]:
-        """The signing secrets in use: the current one, and the previous one until it expires."""
-        if self.previous_secret and (
-            self.previous_secret_expires_at is None or now_s < self.previous_secret_expires_at
-        ):
-            return (*self.signing_secrets, self.previous_secret)
-        return self.signing_secrets
-
-
-@lru_cache(maxsize=1024)
-def header_is_secret(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_HEADER_WORDS)
-
-
-def headers_redact(headers: dict[str, str]) -> dict[str, str]:
-    return {name: REDACTED if header_is_secret(name) else value for name, value in headers.items()}
+        """The signing secrets in use: the current one, and each retired one until it expires."""
+        retired = tuple(secret for secret, expires in self.retired_secrets if expires is None or now_s < expires)
+        return (*self.signing_secrets, *retired)
 
 
 def timestamp_text(moment: datetime) -> str:
@@ -190,19 +181,11 @@ def _item_render(snapshot: ProfileSnapshot, item: Item) -> tuple[Any, dict]:
     return envelope, context
 
 
-def _md5_decorate(snapshot: ProfileSnapshot, item: Item, rendered: Any) -> dict:
+def _md5_fields(snapshot: ProfileSnapshot, item: Item) -> dict[str, str]:
     salt, account_id, api_key = snapshot.md5  # type: ignore[misc]
-    if isinstance(rendered, str):
-        try:
-            rendered = json.loads(rendered)
-        except ValueError:
-            rendered = {"body": rendered}
-    body = dict(rendered) if isinstance(rendered, dict) else {"data": rendered}
     callback_id = str(item.delivery_id)
-    body["type"] = item.event.type
-    body["callback_id"] = callback_id
-    body["hash"] = signing.legacy_md5_hash(salt=salt, account_id=account_id, api_key=api_key, callback_id=callback_id)
-    return body
+    digest = signing.legacy_md5_hash(salt=salt, account_id=account_id, api_key=api_key, callback_id=callback_id)
+    return {"type": item.event.type, "callback_id": callback_id, "hash": digest}
 
 
 def _json_value(rendered: Any) -> Any:
@@ -214,43 +197,99 @@ def _json_value(rendered: Any) -> Any:
     return rendered
 
 
-def request_render(snapshot: ProfileSnapshot, items: list[Item], *, now_s: float | None = None) -> RenderedRequest:
-    """The request for `items` (one, or a batch of up to batch_max_size for JSON bodies)."""
+def _list_item(snapshot: ProfileSnapshot, item: Item, rendered: Any) -> dict:
+    """One item of `{"callbacks": [...]}`: an object carrying its own delivery id (and the MD5 fields)."""
+    value = _json_value(rendered)
+    body = dict(value) if isinstance(value, dict) else {"data": value}
+    body["delivery_id"] = str(item.delivery_id)
+    if snapshot.md5 is not None:
+        body.update(_md5_fields(snapshot, item))
+    return body
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _query_add(url: str, pairs: list[tuple[str, str]]) -> str:
+    """`url` with `pairs` appended to its query, every reserved character percent-encoded."""
+    if not pairs:
+        return url
+    parts = urlsplit(url)
+    added = urlencode(pairs, quote_via=quote, safe="")
+    query = f"{parts.query}&{added}" if parts.query else added
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def request_target(url: str) -> str:
+    """The request target as sent on the request line: path (at least `/`) and query."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _bodyless_url(snapshot: ProfileSnapshot, item: Item, rendered: Any, context: dict) -> str:
+    """GET and DELETE: the event in the URL, as its placeholders say or as the standard envelope."""
+    if snapshot.url_has_placeholders:
+        url = templating.url_render(url=snapshot.url, context=context)
+        pairs: list[tuple[str, str]] = []
+    else:
+        url = snapshot.url
+        envelope = rendered if isinstance(rendered, dict) else {}
+        pairs = [
+            ("id", str(envelope.get("id", item.event.id))),
+            ("type", item.event.type),
+            ("timestamp", str(envelope.get("timestamp", timestamp_text(item.event.created_at)))),
+            ("data", _compact(envelope.get("data", {}))),
+        ]
+    if snapshot.md5 is not None:
+        fields = _md5_fields(snapshot, item)
+        pairs += [("callback_id", fields["callback_id"]), ("hash", fields["hash"])]
+    return _query_add(url, pairs)
+
+
+def request_render(
+    snapshot: ProfileSnapshot,
+    items: list[Item],
+    *,
+    batch_id: uuid.UUID | None = None,
+    now_s: float | None = None,
+) -> RenderedRequest:
+    """The request for `items`: one delivery, or the members of the batch `batch_id` in their order.
+
+    POST and PUT carry the body; GET and DELETE carry none, the event going in the URL, and their
+    Standard Webhooks signature covers the request target (path and query) as sent.
+    """
     now_s = time.time() if now_s is None else now_s
     rendered = [_item_render(snapshot, item) for item in items]
-    is_json = snapshot.body_type == "json"
-    if is_json and (snapshot.batch_max_size > 1 or len(items) > 1 or snapshot.md5 is not None):
-        if snapshot.md5 is not None:
-            values = [_md5_decorate(snapshot, item, text) for item, (text, _) in zip(items, rendered, strict=True)]
-        else:
-            values = [_json_value(text) for text, _ in rendered]
-        body_text = json.dumps({"callbacks": values}, ensure_ascii=False, separators=(",", ":"))
-    else:
-        first = rendered[0][0]
-        body_text = first if isinstance(first, str) else json.dumps(first, ensure_ascii=False, separators=(",", ":"))
-    body = b"" if snapshot.method == "GET" else body_text.encode()
     url = snapshot.url
-    if snapshot.url_has_placeholders:
-        url = templating.url_render(url=url, context=rendered[0][1])
-    if len(items) == 1:
-        webhook_id = str(items[0].delivery_id)
-    else:  # the same group of deliveries always gets the same id
-        webhook_id = str(uuid.uuid5(BATCH_ID_NAMESPACE, ",".join(sorted(str(item.delivery_id) for item in items))))
+    if snapshot.method in BODYLESS_METHODS:
+        url = _bodyless_url(snapshot, items[0], rendered[0][0], rendered[0][1])
+        body = b""
+        signed = request_target(url).encode()
+    else:
+        is_json = snapshot.body_type == "json"
+        if is_json and (batch_id is not None or snapshot.batch_max_size > 1 or snapshot.md5 is not None):
+            values = [_list_item(snapshot, item, text) for item, (text, _) in zip(items, rendered, strict=True)]
+            body_text = _compact({"callbacks": values})
+        else:
+            first = rendered[0][0]
+            body_text = first if isinstance(first, str) else _compact(first)
+        body = signed = body_text.encode()
+        if snapshot.url_has_placeholders:
+            url = templating.url_render(url=url, context=rendered[0][1])
+    webhook_id = str(batch_id) if batch_id is not None else str(items[0].delivery_id)
     headers = dict(snapshot.static_headers)
-    if snapshot.md5 is not None and not is_json:
-        callback_id = str(items[0].delivery_id)
-        salt, account_id, api_key = snapshot.md5
-        headers["X-Callback-Id"] = callback_id
-        headers["X-Callback-Hash"] = signing.legacy_md5_hash(
-            salt=salt, account_id=account_id, api_key=api_key, callback_id=callback_id
-        )
+    if snapshot.md5 is not None and snapshot.body_type != "json" and snapshot.method not in BODYLESS_METHODS:
+        fields = _md5_fields(snapshot, items[0])
+        headers["X-Callback-Id"] = fields["callback_id"]
+        headers["X-Callback-Hash"] = fields["hash"]
     # webhook-id and webhook-timestamp go out signed or not, so any receiver can deduplicate.
     headers["webhook-id"] = webhook_id
     headers["webhook-timestamp"] = str(int(now_s))
     secrets = snapshot.secrets_at(now_s)
     if secrets:
         headers["webhook-signature"] = signing.standard_signatures(
-            secrets=secrets, message_id=webhook_id, timestamp=int(now_s), body=body
+            secrets=secrets, message_id=webhook_id, timestamp=int(now_s), body=signed
         )
     return RenderedRequest(
         method=snapshot.method,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
+from typing import Any
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -37,3 +39,22 @@ def standard_signatures(*, secrets: list[str] | tuple[str, ...], message_id: str
     return " ".join(
         standard_signature(secret=secret, message_id=message_id, timestamp=timestamp, body=body) for secret in secrets
     )
+
+
+def older_secrets_parse(stored: str) -> list[tuple[str, float]]:
+    """The older retired secrets as stored on a profile: `[[secret, unix seconds it stops], …]`."""
+    try:
+        entries = json.loads(stored) if stored else []
+    except ValueError:
+        return []
+    return [(str(secret), float(expires)) for secret, expires in entries if secret]
+
+
+def retired_secrets(profile: Any) -> list[tuple[str, float | None]]:
+    """Every secret a profile retired that may still sign, with when it stops (None: no end known)."""
+    retired: list[tuple[str, float | None]] = []
+    if profile.previous_signing_secret:
+        expires = profile.previous_signing_secret_expires_at
+        retired.append((profile.previous_signing_secret, expires.timestamp() if expires else None))
+    retired.extend(older_secrets_parse(profile.older_signing_secrets or ""))
+    return retired

@@ -38,7 +38,7 @@ class BodyType:
     TEXT = "text"
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def template_placeholders(template: str) -> list[str]:
@@ -55,22 +55,46 @@ def context_value(context: dict, path: str) -> Any:
         elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
             value = value[int(segment)]
         else:
-            return _MISSING
+            return MISSING
     return value
 
 
 def value_as_text(value: Any) -> str:
     """How a value reads where text is expected: strings as is, JSON spelling for the rest, missing as ''."""
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return ""
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def markup_escape(text: str) -> str:
-    """Entity-escape for XML and HTML; characters XML cannot carry at all become U+FFFD."""
-    return html.escape(XML_FORBIDDEN_RE.sub("\ufffd", text))
+def markup_escape(text: str, *, in_tag: bool = False) -> str:
+    """Entity-escape for XML and HTML; characters XML cannot carry at all become U+FFFD.
+
+    A parser turns a literal CR into LF, and in an attribute CR, LF and TAB into spaces: they go as
+    character references (CR always, LF and TAB inside a tag), so the receiver reads what was sent.
+    """
+    escaped = html.escape(XML_FORBIDDEN_RE.sub("\ufffd", text)).replace("\r", "&#13;")
+    return escaped.replace("\n", "&#10;").replace("\t", "&#9;") if in_tag else escaped
+
+
+def _markup_render(template: str, context: dict) -> str:
+    """Fill an XML or HTML template, tracking whether each placeholder stands inside a tag."""
+    pieces: list[str] = []
+    in_tag = False
+    position = 0
+    for match in PLACEHOLDER_RE.finditer(template):
+        literal = template[position : match.start()]
+        for character in literal:
+            if character == "<":
+                in_tag = True
+            elif character == ">":
+                in_tag = False
+        pieces.append(literal)
+        pieces.append(markup_escape(value_as_text(context_value(context, match.group(1))), in_tag=in_tag))
+        position = match.end()
+    pieces.append(template[position:])
+    return "".join(pieces)
 
 
 def _json_render(template: str, context: dict) -> str:
@@ -87,7 +111,7 @@ def _json_render(template: str, context: dict) -> str:
             if in_string:
                 pieces.append(json.dumps(value_as_text(value), ensure_ascii=False)[1:-1])
             else:
-                typed = None if value is _MISSING else value
+                typed = None if value is MISSING else value
                 pieces.append(json.dumps(typed, ensure_ascii=False, default=str))
             position = match.end()
             continue
@@ -107,9 +131,7 @@ def template_render(*, template: str, body_type: str, context: dict) -> str:
     if body_type == BodyType.JSON:
         return _json_render(template, context)
     if body_type in (BodyType.XML, BodyType.HTML):
-        return PLACEHOLDER_RE.sub(
-            lambda match: markup_escape(value_as_text(context_value(context, match.group(1)))), template
-        )
+        return _markup_render(template, context)
     return PLACEHOLDER_RE.sub(lambda match: value_as_text(context_value(context, match.group(1))), template)
 
 
@@ -142,16 +164,27 @@ def placeholders_unresolved(*, text: str, contexts: Sequence[dict]) -> list[str]
     return [
         path
         for path in template_placeholders(text)
-        if all(context_value(context, path) is _MISSING for context in contexts)
+        if all(context_value(context, path) is MISSING for context in contexts)
     ]
+
+
+def known_paths(contexts: Sequence[dict], under: str = "") -> list[str]:
+    """The leaf paths of the contexts (below `under`, e.g. "data"), at most MAX_LISTED_PATHS."""
+    start = contexts if not under else [context.get(under, {}) for context in contexts]
+    known = list(dict.fromkeys(path for context in start for path in _context_paths(context, "")))
+    return [path.lstrip(".") for path in known][:MAX_LISTED_PATHS]
+
+
+def context_types(contexts: Sequence[dict]) -> str:
+    """The event types the contexts are examples of, for messages."""
+    return ", ".join(sorted({str(context.get("event", {}).get("type")) for context in contexts}))
 
 
 def unresolved_message(unresolved: Sequence[str], contexts: Sequence[dict]) -> str:
     """A sentence naming the unknown placeholders and the ones that exist."""
-    known = list(dict.fromkeys(path for context in contexts for path in _context_paths(context, "")))
-    known = [path.lstrip(".") for path in known][:MAX_LISTED_PATHS]
+    known = known_paths(contexts)
     names = ", ".join(f"<{path}>" for path in unresolved)
-    types = ", ".join(sorted({str(context.get("event", {}).get("type")) for context in contexts}))
+    types = context_types(contexts)
     return (
         f"Unknown placeholder{'s' if len(unresolved) > 1 else ''} {names}: not in the events of {types}. "
         f"Available: {', '.join(f'<{path}>' for path in known)}{' …' if len(known) == MAX_LISTED_PATHS else ''}."

@@ -1,6 +1,6 @@
 """The transport's event loop: one thread per process with a selector, timers, an inbox that other
 threads post work to, the kept-alive connections (watched while idle, so one the server closed
-leaves the pool at once), and a few resolver threads for work that may block.
+leaves the pool at once), and resolver threads for look-ups that may block.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -23,7 +23,10 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 MAX_IDLE_CONNECTIONS = 512
-RESOLVER_THREADS = 4
+# Threads are started as look-ups need them; one name takes one thread however many requests wait on
+# it, so a few slow names leave the rest to the others. A look-up past the connect timeout is dropped
+# by its requests, and its thread comes free when the system resolver gives up.
+RESOLVER_THREADS = 64
 MAX_SELECT_WAIT_S = 1.0
 MAX_TIMERS = 4096
 
@@ -62,6 +65,7 @@ class IoLoop:
         self._inbox: deque[Callable[[], None]] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._thread_id: int | None = None
         self._selector: selectors.BaseSelector | None = None
         self._wake_reader: socket.socket | None = None
         self._wake_writer: socket.socket | None = None
@@ -71,12 +75,15 @@ class IoLoop:
         self._idle: OrderedDict[Connection, None] = OrderedDict()
         self._idle_by_key: dict[tuple[str, str, int], list[Connection]] = {}
         self._resolver: ThreadPoolExecutor | None = None
+        self._lookups: dict[Hashable, list[Callable[[Callable[[], Any]], None]]] = {}
 
     # --- from any thread ------------------------------------------------------------------------------
     def post(self, work: Callable[[], None]) -> None:
         """Run `work` on the loop's thread, soon."""
         self._started()
         self._inbox.append(work)
+        if threading.get_ident() == self._thread_id:
+            return  # posted by the loop itself: it reads the inbox before it waits again
         if not self._wake_pending:
             self._wake_pending = True
             with contextlib.suppress(OSError):  # full of wake-ups already: the loop is on its way
@@ -99,6 +106,7 @@ class IoLoop:
 
     # --- on the loop's thread ---------------------------------------------------------------------------
     def _run(self) -> None:
+        self._thread_id = threading.get_ident()
         selector = self._selector
         while True:
             wait = MAX_SELECT_WAIT_S
@@ -148,19 +156,32 @@ class IoLoop:
             if not owner.finished and owner.phase == phase:
                 callback()
 
-    def in_resolver(self, work: Callable[[], Any], then: Callable[[Callable[[], Any]], None]) -> None:
-        """Run `work` on a resolver thread (it may block), then `then(outcome)` here, where
-        `outcome()` returns what `work` returned or raises what it raised."""
+    def in_resolver(self, key: Hashable, work: Callable[[], Any], then: Callable[[Callable[[], Any]], None]) -> None:
+        """Run `work` on a resolver thread (it may block), then `then(outcome)` here, where `outcome()`
+        returns what `work` returned or raises what it raised. Calls with the same `key` while one is
+        under way wait for that one, so a slow name takes one thread however many requests wait on it."""
+        waiting = self._lookups.get(key)
+        if waiting is not None:
+            waiting.append(then)
+            return
+        self._lookups[key] = [then]
 
         def job() -> None:
             try:
                 value = work()
+                outcome: Callable[[], Any] = lambda: value  # noqa: E731
             except Exception as error:
-                self.post(partial(then, partial(_raise, error)))
-                return
-            self.post(partial(then, lambda: value))
+                outcome = partial(_raise, error)
+            self.post(partial(self._looked_up, key, outcome))
 
         self._resolver.submit(job)
+
+    def _looked_up(self, key: Hashable, outcome: Callable[[], Any]) -> None:
+        for then in self._lookups.pop(key, []):
+            try:
+                then(outcome)
+            except Exception:
+                logger.exception("transport.work_failed")
 
     # --- kept-alive connections ---------------------------------------------------------------------
     def idle_take(self, key: tuple[str, str, int]) -> Connection | None:

@@ -63,7 +63,8 @@ FORBIDDEN_IPV6_NETWORKS = tuple(
 )
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 SIXTO4_PREFIX = ipaddress.ip_network("2002::/16")
-IPV4_COMPATIBLE_PREFIX = ipaddress.ip_network("::/96")
+IPV4_COMPATIBLE_PREFIX = ipaddress.ip_network("::/96")  # deprecated, `::1.2.3.4` (`::` and `::1` among them)
+IPV4_TRANSLATED_PREFIX = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT, `::ffff:0:1.2.3.4`
 
 
 class ForbiddenAddress(Exception):
@@ -113,12 +114,12 @@ def ip_literal_parse(host: str) -> IpAddress | None:
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address carried inside an IPv4-mapped, IPv4-compatible, 6to4 or NAT64 IPv6 address."""
+    """The IPv4 address carried inside an IPv4-mapped, -translated or -compatible, 6to4 or NAT64 IPv6 address."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in NAT64_PREFIX:
+    if any(address in prefix for prefix in (NAT64_PREFIX, IPV4_TRANSLATED_PREFIX, IPV4_COMPATIBLE_PREFIX)):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
@@ -132,8 +133,6 @@ def address_is_forbidden(ip: str | IpAddress) -> bool:
         return True
     if address.version == 4:
         return any(address in network for network in FORBIDDEN_IPV4_NETWORKS) or not address.is_global
-    if address in IPV4_COMPATIBLE_PREFIX:
-        return True  # deprecated IPv4-compatible form (and :: / ::1): never a real endpoint
     embedded = _embedded_ipv4(address)
     if embedded is not None:
         return address_is_forbidden(embedded)
@@ -188,13 +187,20 @@ def url_check(url: str) -> None:
     scheme = parts.scheme.lower()
     allowed_schemes = ("https", "http") if http_allowed() else ("https",)
     if scheme not in allowed_schemes:
+        starts = " or ".join(f"{allowed}://" for allowed in allowed_schemes)
         raise ValidationError(
-            "The URL must start with https://." if scheme in ("", "http") else f"The scheme “{scheme}” is not allowed.",
+            f"The URL must start with {starts}."
+            if scheme in ("", "http")
+            else f"The scheme “{scheme}” is not allowed: the URL must start with {starts}.",
             code="scheme",
         )
     host = parts.hostname or ""
     if not host:
         raise ValidationError("The URL has no host.", code="host")
+    if port == 0:
+        raise ValidationError(
+            "Port 0 cannot be called: give the receiver's port, or none for the default.", code="port"
+        )
     if any(mark in parts.netloc for mark in PLACEHOLDER_MARKS):
         raise ValidationError("Placeholders may stand in the path and query only, not in the host.", code="host")
     if parts.username is not None or parts.password is not None:
@@ -204,7 +210,7 @@ def url_check(url: str) -> None:
     if private_networks_allowed():
         return
     try:
-        host_resolve_checked(host, port or (443 if scheme == "https" else 80))
+        host_resolve_checked(host, port if port is not None else (443 if scheme == "https" else 80))
     except ForbiddenAddress as error:
         raise ValidationError(
             f"The host {host} is, or resolves to, a private, loopback, link-local or reserved address.",
@@ -212,3 +218,27 @@ def url_check(url: str) -> None:
         ) from error
     except (OSError, UnicodeError) as error:
         raise ValidationError(f"The host {host} does not resolve.", code="host") from error
+
+
+def url_refusal_setting(url: str) -> str | None:
+    """The setting that would let `url_check` accept `url`, when that is what refuses it: plain http://
+    (CALLBACKS_ALLOW_HTTP) or a private, loopback or reserved address (CALLBACKS_ALLOW_PRIVATE_NETWORKS).
+
+    For operators only: customers are told the plain reason."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() == "http" and not http_allowed():
+        return "CALLBACKS_ALLOW_HTTP"
+    host = parts.hostname or ""
+    if not host or private_networks_allowed():
+        return None
+    try:
+        host_resolve_checked(host, port or 443)
+    except ForbiddenAddress:
+        return "CALLBACKS_ALLOW_PRIVATE_NETWORKS"
+    except (OSError, UnicodeError):
+        return None
+    return None
