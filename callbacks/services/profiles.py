@@ -88,9 +88,22 @@ def profile_validate(*, account: Account, profile: CallbackProfile | None = None
         values = _profile_values(CallbackProfile(account=account), [])
     else:
         current = CallbackProfile.objects.get(pk=profile.pk)
-        values = _profile_values(current, _subscribed_codes(current))
+        current_codes = _subscribed_codes(current)
+        values = _profile_values(current, current_codes)
     values.update(fields)
-    return profile_values_clean(values)
+    cleaned = profile_values_clean(values)
+    # The quotas too, so a form shows them beside the fields; the write checks them again under a lock.
+    if profile is None:
+        _quotas_check(account=account, cleaned=cleaned, codes=cleaned["event_types"], profile=None)
+        profile_count_check(account=account)
+    else:
+        _quotas_check(
+            account=account,
+            cleaned=_grown_sizes(current, fields, cleaned),
+            codes=sorted(set(cleaned["event_types"]) - set(current_codes)),
+            profile=current,
+        )
+    return cleaned
 
 
 def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
@@ -142,11 +155,7 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
             # Only what changes is held to the quotas: a lowered quota never blocks an unrelated edit.
             _quotas_check(
                 account=locked.account,
-                cleaned={
-                    field: cleaned[field]
-                    for field in ("body_template", "headers")
-                    if field in fields and cleaned[field] != getattr(current, field)
-                },
+                cleaned=_grown_sizes(current, fields, cleaned),
                 codes=sorted(set(cleaned["event_types"]) - set(current_codes)),
                 profile=locked,
             )
@@ -164,6 +173,15 @@ def profile_update(*, profile: CallbackProfile, **fields: Any) -> CallbackProfil
         extra={"profile_id": str(profile.pk), "fields": [field for field in changed if field not in SECRET_FIELDS]},
     )
     return profile
+
+
+def _grown_sizes(current: CallbackProfile, fields: dict[str, Any], cleaned: dict[str, Any]) -> dict[str, Any]:
+    """The template and headers a change sets anew: only those are held to the size quotas."""
+    return {
+        field: cleaned[field]
+        for field in ("body_template", "headers")
+        if field in fields and cleaned[field] != getattr(current, field)
+    }
 
 
 def _quotas_check(

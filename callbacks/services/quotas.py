@@ -105,7 +105,13 @@ def profile_count_check(*, account: Account) -> None:
     limit = quotas_of(account).profiles
     count = CallbackProfile.objects.filter(account=account).count()
     if count >= limit:
-        raise ValidationError({"non_field_errors": [_over("profiles", limit, f"The account has {count:,} profiles.")]})
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    _over("profiles", limit, f"The account has {count:,} profile{'' if count == 1 else 's'}.")
+                ]
+            }
+        )
 
 
 def profile_sizes_check(*, account: Account, cleaned: dict[str, Any], errors: dict[str, str]) -> None:

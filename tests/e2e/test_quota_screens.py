@@ -104,3 +104,23 @@ def test_a_replay_over_the_quota_cannot_be_confirmed(page, live_server, owner, o
     expect(page.get_by_test_id("replay-count")).to_contain_text("3 deliveries match")
     expect(page.get_by_test_id("replay-over-quota")).to_contain_text("at most 2")
     expect(page.get_by_role("button", name="Replay 3 deliveries")).to_be_disabled()
+
+
+def test_a_callback_over_the_profiles_quota_is_refused_on_the_screen(page, live_server, owner, owner_account):
+    # given an account allowed one profile, which it has
+    owner_account.quota_profiles = 1
+    owner_account.save(update_fields=["quota_profiles"])
+    profile_create(account=owner_account, name="Orders", url="http://127.0.0.1:9/a")
+
+    # when the customer configures a second one
+    login(page, live_server, owner)
+    page.goto(f"{live_server.url}/admin/callbacks/callbackprofile/add/")
+    page.fill("#id_name", "Receipts")
+    page.fill("#id_url", "http://127.0.0.1:9/b")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    # then the form says why, and nothing is stored
+    expect(page.locator("main")).to_contain_text("The account has 1 profile.")
+    expect(page.locator("main")).to_contain_text("quota is 1 callback profiles")
+    shot(page, "33-profiles-quota")
+    assert owner_account.callback_profiles.count() == 1
