@@ -267,6 +267,7 @@ SPECTACULAR_SETTINGS = {
         "ReportFrequencyEnum": "reports.models.Frequency",
         "DeliveryStateEnum": "callbacks.models.deliveries.Delivery.State",
         "ReplayStateEnum": ["failed", "delivered", "cancelled"],
+        "ProfileStatusEnum": "callbacks.models.profiles.CallbackProfile.Status",
     },
 }
 
