@@ -10,6 +10,8 @@ import time
 
 import pytest
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -17,9 +19,10 @@ from standardwebhooks.webhooks import Webhook
 
 from callbacks import event_types
 from callbacks.delivery.render.signing import signing_key_generate
-from callbacks.models import CallbackProfile
+from callbacks.models import CallbackProfile, Membership
 from callbacks.services.profiles import profile_public_keys, profile_signing_key_rotate
 from tests.callbacks.engine_helpers import SECRET, profile_for, send_one
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +222,34 @@ def test_another_accounts_profile_key_cannot_be_rotated(api, other_api):
     created = other_api.post(PROFILES, _payload(sign_v1a=True), format="json").json()
     assert api.post(f"{PROFILES}{created['id']}/rotate-signing-key/").status_code == 404
     assert other_api.get(f"{PROFILES}{created['id']}/").json()["signing_public_key"] == created["signing_public_key"]
+
+
+# --- the change page, for who may and may not change ----------------------------------------------
+
+
+def _client(account, role) -> Client:
+    client = Client()
+    client.force_login(MembershipFactory(account=account, role=role).user)
+    return client
+
+
+def test_a_viewer_sees_the_public_key_but_cannot_rotate_it(account, receiver):
+    profile = v1a_profile(account, receiver)
+    public_key, _ = profile_public_keys(profile)
+    viewer = _client(account, Membership.Role.VIEWER)
+    change = reverse("admin:callbacks_callbackprofile_change", args=[profile.pk])
+    page = viewer.get(change).content.decode()
+    assert public_key in page and "Rotate key" not in page
+    assert profile.signing_private_key.removeprefix("whsk_") not in page
+    viewer.post(reverse("admin:callbacks_callbackprofile_rotate_key", args=[profile.pk]))
+    assert CallbackProfile.objects.get(pk=profile.pk).signing_private_key == profile.signing_private_key
+
+
+def test_an_owner_rotates_from_the_page_and_another_account_gets_404(account, other_account, receiver):
+    profile = v1a_profile(account, receiver)
+    rotate = reverse("admin:callbacks_callbackprofile_rotate_key", args=[profile.pk])
+    assert _client(other_account, Membership.Role.OWNER).post(rotate).status_code == 404
+    assert CallbackProfile.objects.get(pk=profile.pk).signing_private_key == profile.signing_private_key
+    answer = _client(account, Membership.Role.OWNER).post(rotate)
+    assert answer.status_code == 302
+    assert CallbackProfile.objects.get(pk=profile.pk).signing_private_key != profile.signing_private_key
