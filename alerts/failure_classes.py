@@ -9,6 +9,7 @@ UNAUTHORIZED = "unauthorized"
 CONNECT = "connect"
 RESPONSE_TIMEOUT = "response_timeout"
 REJECTED = "rejected"
+PROXY = "proxy"
 OTHER = "other"
 
 
@@ -40,6 +41,11 @@ TEXTS: dict[str, FailureClassText] = {
         "answered with a failure status in its envelope",
         "See status_code and error_message in the response below; 901 means the parameters were refused.",
     ),
+    PROXY: FailureClassText(
+        "could not be reached through the egress proxy",
+        "The proxy every callback leaves through refused or failed (see the error below): the operator of this "
+        "installation checks it (CALLBACKS_EGRESS_PROXY); the endpoint itself may be fine.",
+    ),
     OTHER: FailureClassText(
         "failed",
         "See the error below; the callback is retried on the profile's schedule.",
@@ -54,6 +60,7 @@ TRANSPORT_CLASSES = {
     "connect_error": CONNECT,
     "dns_error": CONNECT,
     "response_timeout": RESPONSE_TIMEOUT,
+    "proxy_error": PROXY,
 }
 
 

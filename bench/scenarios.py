@@ -662,8 +662,9 @@ def section_noisy_neighbour(
     """Account B holds `backlog` due deliveries (10 profiles); account A sends events at `quiet_rate_per_s`
     meanwhile. A's latency to its receiver, and B's drain rate beside the same backlog drained alone."""
     timeout_s = max(300, backlog / 100)
-    alone_profiles, _, alone_done, total, _ = _noisy_round(
-        stage, label="alone", backlog=backlog, url=url, quiet=None, timeout_s=timeout_s
+    # B alone before and after the shared round, so that neither order nor a growing table favours one.
+    before_profiles, _, before_done, total, _ = _noisy_round(
+        stage, label="alone-before", backlog=backlog, url=url, quiet=None, timeout_s=timeout_s
     )
     noisy_profiles, quiet_profiles, noisy_done, _, quiet_emitted = _noisy_round(
         stage,
@@ -673,16 +674,23 @@ def section_noisy_neighbour(
         quiet={"events": quiet_events, "rate_per_s": quiet_rate_per_s},
         timeout_s=timeout_s,
     )
+    after_profiles, _, after_done, _, _ = _noisy_round(
+        stage, label="alone-after", backlog=backlog, url=url, quiet=None, timeout_s=timeout_s
+    )
     arrivals = nginx_arrivals(nginx_log)
-    alone = arrival_figures(profiles=alone_profiles, arrivals=arrivals)
+    alone_rates = [
+        arrival_figures(profiles=profiles, arrivals=arrivals).get("per_second_arrivals", 0)
+        for profiles in (before_profiles, after_profiles)
+    ]
     shared = arrival_figures(profiles=noisy_profiles, arrivals=arrivals)
     quiet = arrival_figures(profiles=quiet_profiles, arrivals=arrivals)
-    alone_rate = alone.get("per_second_arrivals", 0)
+    alone_rate = sum(alone_rates) / 2
     shared_rate = shared.get("per_second_arrivals", 0)
     return {
         "backlog": total,
-        "b_alone_delivered": alone_done,
-        "b_alone_per_second": alone_rate,
+        "b_alone_delivered": min(before_done, after_done),
+        "b_alone_per_second_before_after": alone_rates,
+        "b_alone_per_second": round(alone_rate),
         "b_shared_delivered": noisy_done,
         "b_shared_per_second": shared_rate,
         "b_drain_percent_of_alone": round(100 * shared_rate / max(alone_rate, 1e-9), 1),

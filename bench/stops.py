@@ -15,14 +15,14 @@ SLOW_RECEIVER_MS = 2000
 IN_FLIGHT = 250
 
 
-def backlog_in_flight(fleet, receiver, *, events: int, name: str = "first"):
-    """One cluster delivering `events` to one profile of `receiver`, returned once a full round of
-    requests is in flight: (cluster, profiles)."""
-    _, profiles = profiles_create(count=1, url_for=lambda _: f"{receiver.url}/hooks", max_in_flight=IN_FLIGHT)
+def backlog_in_flight(fleet, receiver, *, events: int, in_flight: int = IN_FLIGHT, name: str = "first"):
+    """One cluster delivering `events` to one profile of `receiver`, `in_flight` requests at once,
+    returned once a full round of them is in flight: (cluster, profiles)."""
+    _, profiles = profiles_create(count=1, url_for=lambda _: f"{receiver.url}/hooks", max_in_flight=in_flight)
     account = profiles[0].account
     events_emit(account=account, count=events)
-    cluster = fleet.cluster(name, CALLBACKS_DISPATCH_CONCURRENCY=str(IN_FLIGHT))
-    assert wait_until(lambda: receiver.stats()["total"] >= IN_FLIGHT, timeout_s=60, interval_s=0.1), (
+    cluster = fleet.cluster(name, CALLBACKS_DISPATCH_CONCURRENCY=str(in_flight))
+    assert wait_until(lambda: receiver.stats()["total"] >= in_flight, timeout_s=60, interval_s=0.1), (
         f"only {receiver.stats()['total']} requests arrived"
     )
     return cluster, profiles
@@ -67,11 +67,13 @@ def log_and_receiver(profiles, receiver) -> dict:
     }
 
 
-def restart_and_finish(fleet, receiver, profiles, *, events: int, timeout_s: float) -> tuple[float | None, dict]:
+def restart_and_finish(
+    fleet, receiver, profiles, *, events: int, timeout_s: float, in_flight: int = IN_FLIGHT
+) -> tuple[float | None, dict]:
     """Start a new cluster; the seconds until it sent its first request, and `log_and_receiver` once
     all `events` are delivered (or `timeout_s` passed)."""
     restarted_at = time.time()
-    fleet.cluster("second", CALLBACKS_DISPATCH_CONCURRENCY=str(IN_FLIGHT))
+    fleet.cluster("second", CALLBACKS_DISPATCH_CONCURRENCY=str(in_flight))
     resumed_s = first_arrival_after(receiver, restarted_at)
     wait_until(lambda: delivered_count(profiles) == events, timeout_s=timeout_s, interval_s=0.5)
     return resumed_s, log_and_receiver(profiles, receiver)

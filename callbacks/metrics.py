@@ -12,7 +12,9 @@ from prometheus_client import Counter, Histogram
 
 events_accepted = Counter("callbacks_events_accepted", "Events stored (a replayed idempotency key is not counted).")
 events_refused = Counter(
-    "callbacks_events_refused", "Event ingest requests refused, by HTTP status (nothing stored).", ["status"]
+    "callbacks_events_refused",
+    "Events refused (nothing stored): by the HTTP status of the answer, or `item` for an item of a batch.",
+    ["status"],
 )
 deliveries_finished = Counter(
     "callbacks_deliveries_finished",

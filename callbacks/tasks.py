@@ -50,7 +50,9 @@ def dispatch_on_help() -> int:
 
 
 def dispatch_sweep() -> int:
-    """The per-minute sweep: retries that fell due, expired leases, deferred batches."""
+    """The per-minute sweep: retries that fell due, expired leases, deferred batches, and replay jobs
+    whose task was lost."""
+    replays.replay_jobs_resume()
     return _dispatch()
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TEMPLATE = """\
 # Callback Center settings (see docs/configuration.md for every variable). Keep this file: the
@@ -17,9 +18,11 @@ TEMPLATE = """\
 SECRET_KEY={secret_key}
 FIELD_ENCRYPTION_KEYS={field_key}
 DEBUG=false
-ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
+ALLOWED_HOSTS={allowed_hosts}
 SITE_URL={site_url}
-# CALLBACKS_ALLOW_HTTP=false
+# Served over https (HSTS, secure cookies, redirect to https): see docs/security.md.
+HTTPS={https}
+{proxy_lines}# CALLBACKS_ALLOW_HTTP=false
 # CALLBACKS_ALLOW_PRIVATE_NETWORKS=false
 # DATABASE_URL=postgres://user:password@127.0.0.1:5432/callbacks
 # REDIS_URL=redis://127.0.0.1:6379/0
@@ -34,11 +37,27 @@ def envfile_write(path: Path, *, site_url: str = "http://127.0.0.1:8000") -> boo
     """Write a fresh `.env` at `path` unless one exists; returns whether it wrote one."""
     if path.exists():
         return False
+    parts = urlsplit(site_url)
+    https = parts.scheme == "https"
+    hosts = ["localhost", "127.0.0.1", "[::1]"]
+    if parts.hostname and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        hosts.insert(0, parts.hostname)
+    proxy_lines = (
+        f"CSRF_TRUSTED_ORIGINS={parts.scheme}://{parts.netloc}\n"
+        "# Behind a TLS-terminating proxy that sets X-Forwarded-Proto and X-Forwarded-For:\n"
+        "# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https\n"
+        "# TRUSTED_PROXY_COUNT=1\n"
+        if https
+        else ""
+    )
     content = TEMPLATE.format(
         secret_key=secrets.token_urlsafe(50),
         field_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         telegram_secret=secrets.token_urlsafe(32),
         site_url=site_url,
+        allowed_hosts=",".join(hosts),
+        https="true" if https else "false",
+        proxy_lines=proxy_lines,
     )
     path.write_text(content)
     path.chmod(0o600)

@@ -10,7 +10,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE names another settings file than the project's `.env` (the process environment wins).
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key" if DEBUG else "")
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "callbacks",  # before django_q: its `qcluster` command wraps django-q2's (prompt stops)
     "django_q",
     "axes",
+    "csp",
     "alerts",
     "reports",
 ]
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -69,6 +72,44 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- HTTPS and browser protections ----------------------------------------------------------------
+# HTTPS=true (behind TLS) turns on each of these; each can still be set on its own.
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+# Behind a TLS-terminating proxy: the header and value that mean "the client used https",
+# e.g. HTTP_X_FORWARDED_PROTO,https. Only set it when the proxy always sets (or strips) that header.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if len(_proxy_ssl_header) == 2 else None
+if _proxy_ssl_header and SECURE_PROXY_SSL_HEADER is None:
+    raise environ.ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The screens load scripts, styles, fonts and images from this site only; no inline script runs.
+# Inline style attributes stay allowed (Django's admin templates use them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Database -------------------------------------------------------------------------------
 # Embedded default: SQLite in WAL mode. Immediate transactions take the write lock up front, so
@@ -265,9 +306,9 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReportFrequencyEnum": "reports.models.Frequency",
-        "DeliveryStateEnum": "callbacks.models.deliveries.Delivery.State",
-        "ReplayStateEnum": ["failed", "delivered", "cancelled"],
-        "ProfileStatusEnum": "callbacks.models.profiles.CallbackProfile.Status",
+        "ReplayStateEnum": "callbacks.services.replays.REPLAYABLE_STATES",
+        "ProfileStatusEnum": "callbacks.models.CallbackProfile.Status",
+        "DeliveryStateEnum": "callbacks.models.Delivery.State",
     },
 }
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -13,6 +18,16 @@ from callbacks.models import Account
 from callbacks.services.api_keys import api_key_create, api_keys_forget
 from tests.factories import AccountFactory
 from tests.receivers import Receiver
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _metrics_folder_removed():
+    """The metric files this run's processes wrote go with it (only a folder the test settings made)."""
+    yield
+    folder = Path(settings.PROMETHEUS_MULTIPROC_DIR)
+    prefix = getattr(settings, "TEST_METRICS_DIR_PREFIX", None)
+    if prefix and folder.name.startswith(prefix) and folder.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from callbacks.admin_views.scoping import account_current
-from callbacks.admin_views.selectors import account_delivery_series
+from callbacks.admin_views.scoping import account_current, may_write
+from callbacks.admin_views.selectors import account_delivery_series, account_retrying
 from callbacks.models import CallbackProfile
 from callbacks.selectors import health
 
@@ -48,27 +49,32 @@ def bar_chart(series: list[tuple], label_every: int, label_format: str) -> dict:
     }
 
 
+def _profiles_shown(request: HttpRequest) -> QuerySet[CallbackProfile]:
+    """The current account's callbacks; every account's for an operator without one chosen."""
+    account = account_current(request)
+    if account is not None:
+        return CallbackProfile.objects.filter(account=account)
+    return CallbackProfile.objects.all() if request.user.is_superuser else CallbackProfile.objects.none()
+
+
 def deliveries_panel_context(request: HttpRequest) -> dict:
     series = account_delivery_series(account=account_current(request))
+    retrying = account_retrying(profile_ids=_profiles_shown(request).values("pk"))
     return {
-        "day": bar_chart(series["day"], 4, "%H:00"),
-        "month": bar_chart(series["month"], 5, "%b %d"),
+        "day": {**bar_chart(series["day"], 4, "%H:00"), "retrying": retrying["day"]},
+        "month": {**bar_chart(series["month"], 5, "%b %d"), "retrying": retrying["month"]},
     }
 
 
 def profiles_panel_context(request: HttpRequest) -> dict:
     """How many callbacks are in each health state, and those failing or paused with why."""
-    account = account_current(request)
-    profiles = CallbackProfile.objects.all()
-    if account is not None:
-        profiles = profiles.filter(account=account)
-    elif not request.user.is_superuser:
-        profiles = profiles.none()
-    counts = health.health_counts(account=account) if account is not None or request.user.is_superuser else {}
+    profiles = _profiles_shown(request)
+    counts = health.health_counts(profiles)
     attention = health.needing_attention(profiles, limit=ATTENTION_LIMIT)
     return {
         "total": sum(counts.values()),
         "answering": counts.get(health.ENABLED, 0),
+        "may_add": may_write(request),
         "states": [
             {"state": state, "label": health.LABELS[state], "count": counts.get(state, 0)} for state in health.STATES
         ],

@@ -10,7 +10,7 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -38,10 +38,13 @@ class ProfileFilter(admin.SimpleListFilter):
     parameter_name = "profile"
 
     def lookups(self, request, model_admin):
-        profiles = CallbackProfile.objects.all()
+        profiles = CallbackProfile.all_objects.all()  # a deleted callback's history is still in the log
         if not request.user.is_superuser:
             profiles = profiles.filter(account=account_required(request))
-        return [(str(profile.pk), profile.name) for profile in profiles.order_by("name")[:100]]
+        rows = profiles.order_by(F("deleted_at").asc(nulls_first=True), "name").values_list("pk", "name", "deleted_at")[
+            :100
+        ]
+        return [(str(pk), f"{name} (deleted callback)" if deleted_at else name) for pk, name, deleted_at in rows]
 
     def queryset(self, request, queryset):
         try:

@@ -1,4 +1,4 @@
-"""Callback settings: the profiles list (status, statistics, Refresh, Enable / Disable) and the
+"""Callbacks: the profiles list (status, statistics, Refresh, Enable / Disable) and the
 "Configure a callback" form. Every change goes through `callbacks.services.profiles`; Refresh
 through the engine's connectivity test."""
 
@@ -115,8 +115,12 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         self._request = request
         self._writer = may_write(request)
-        response = super().changelist_view(request, {"title": "Callbacks", **(extra_context or {})})
-        return response
+        context = {
+            "title": "Callbacks",
+            "health_url": reverse("admin:callbacks_callbackprofile_health"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -249,6 +253,7 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("health/", wrap(self.health_view), name="callbacks_callbackprofile_health"),
             path("<uuid:profile_id>/refresh/", wrap(self.refresh_view), name="callbacks_callbackprofile_refresh"),
             path("<uuid:profile_id>/status/", wrap(self.status_view), name="callbacks_callbackprofile_status"),
             path("<uuid:profile_id>/rotate/", wrap(self.rotate_view), name="callbacks_callbackprofile_rotate"),
@@ -281,6 +286,15 @@ class CallbackProfileAdmin(AccountScopedAdmin):
                 "detail": _test_summary(result),
             }
         )
+
+    def health_view(self, request: HttpRequest):
+        """The status cells of the listed callbacks (`?id=…&id=…`), for the list to keep its pills current."""
+        ids = request.GET.getlist("id")[: self.list_per_page]
+        try:
+            profiles = list(self.get_queryset(request).filter(pk__in=ids))
+        except ValidationError:
+            return JsonResponse({"error": "Give callback ids."}, status=400)
+        return JsonResponse({"cells": {str(profile.pk): str(status_block(profile)) for profile in profiles}})
 
     def status_view(self, request: HttpRequest, profile_id):
         profile = self._profile(request, profile_id)

@@ -31,16 +31,7 @@ def profile_event_counts(*, profile_ids: Iterable, now: datetime | None = None) 
             day_failed=Sum("failed", filter=Q(hour__gte=day_start)),
         )
     )
-    retrying = (
-        Delivery.objects.filter(
-            profile_id__in=profile_ids,
-            state__in=(Delivery.State.PENDING, Delivery.State.HELD),
-            attempt_count__gt=0,
-            created_at__gte=now - MONTH,
-        )
-        .values("profile_id", "event_type")
-        .annotate(month_retrying=Count("pk"), day_retrying=Count("pk", filter=Q(created_at__gte=day_start)))
-    )
+    retrying = _retrying(profile_ids, now).values("profile_id", "event_type").annotate(**_retrying_counts(now))
     counts: dict = {}
     for row in [*rows, *retrying]:
         profile = counts.setdefault(row["profile_id"], {period: _empty() for period in ("day", "month")})
@@ -59,6 +50,27 @@ def profile_event_counts(*, profile_ids: Iterable, now: datetime | None = None) 
 
 
 KINDS = ("delivered", "failed", "retrying")
+
+
+def _retrying(profile_ids: Iterable, now: datetime):
+    """Deliveries of the last 30 days still waiting after a failed attempt (read through the profile and
+    state index: the size of the backlog, not of the history)."""
+    return Delivery.objects.filter(
+        profile_id__in=profile_ids,
+        state__in=(Delivery.State.PENDING, Delivery.State.HELD),
+        attempt_count__gt=0,
+        created_at__gte=now - MONTH,
+    )
+
+
+def _retrying_counts(now: datetime) -> dict:
+    return {"month_retrying": Count("pk"), "day_retrying": Count("pk", filter=Q(created_at__gte=now - DAY))}
+
+
+def account_retrying(*, profile_ids: Iterable, now: datetime | None = None) -> dict[str, int]:
+    """{"day": n, "month": n}: deliveries created in the last 24 hours / 30 days that are being retried."""
+    counted = _retrying(profile_ids, now or timezone.now()).aggregate(**_retrying_counts(now or timezone.now()))
+    return {period: counted[f"{period}_retrying"] or 0 for period in ("day", "month")}
 
 
 def _empty() -> dict:

@@ -93,6 +93,18 @@ class AttemptSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     event = serializers.UUIDField(source="event_id", read_only=True)
     profile = serializers.UUIDField(source="profile_id", read_only=True)
+    profile_name = serializers.SerializerMethodField(help_text="The callback's name.")
+    profile_deleted = serializers.SerializerMethodField(
+        help_text="True once the callback is deleted: its history stays until retention removes it."
+    )
+
+    def get_profile_name(self, delivery: Delivery) -> str:
+        return getattr(delivery, "profile_name", None) or delivery.profile.name
+
+    def get_profile_deleted(self, delivery: Delivery) -> bool:
+        if hasattr(delivery, "profile_deleted_at"):
+            return delivery.profile_deleted_at is not None
+        return delivery.profile.deleted_at is not None
 
     class Meta:
         model = Delivery
@@ -100,6 +112,8 @@ class DeliverySerializer(serializers.ModelSerializer):
             "id",
             "event",
             "profile",
+            "profile_name",
+            "profile_deleted",
             "event_type",
             "batch_id",
             "state",

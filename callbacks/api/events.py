@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -18,13 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callbacks import metrics
 from callbacks.api.delivery_serializers import (
     EventBatchAnswerSerializer,
     EventBatchSerializer,
     EventIngestSerializer,
     EventSerializer,
 )
-from callbacks.api.parsers import json_body_check, json_text_parse
+from callbacks.api.parsers import json_document_parse
 from callbacks.api.rate_limits import AccountEventRateThrottle
 from callbacks.delivery import sql
 from callbacks.models import Event
@@ -63,14 +63,7 @@ def json_body_read(request: Request, *, limit_bytes: int) -> Any:
     body = request._request.read(limit_bytes + 1)
     if len(body) > limit_bytes:
         raise PayloadTooLargeError(f"The body is over {limit_bytes:,} bytes.")
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        # orjson refuses lone surrogates and deep nesting without naming where: the slower parser
-        # of every other endpoint says which field, or why the body is not JSON.
-        return json_text_parse(body)
-    json_body_check(document)  # the depth and text limits of every other endpoint
-    return document
+    return json_document_parse(body)  # with the depth and text limits of every other endpoint
 
 
 def datetime_text(value) -> str:
@@ -153,6 +146,7 @@ class EventBatchView(APIView):
             for result in results
         ]
         accepted = sum(1 for result in results if result.event is not None)
+        metrics.events_refused.labels(status="item").inc(len(results) - accepted)
         return Response(
             {"accepted": accepted, "refused": len(results) - accepted, "results": answers},
             status=status.HTTP_207_MULTI_STATUS,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
@@ -37,14 +38,22 @@ def json_body_check(document: Any) -> None:
     raise exceptions.ValidationError({where: [message]})
 
 
-def json_text_parse(raw: bytes) -> Any:
-    """A JSON body as a document, within the depth limit and holding only text a database stores."""
+def json_document_parse(raw: bytes) -> Any:
+    """The JSON document in `raw`, checked by `json_body_check`.
+
+    orjson reads it (fast), but refuses unpaired surrogates and deep nesting as bad JSON without
+    saying where; only on that error path the standard parser reads it again, so the answer can
+    name the field or the depth limit.
+    """
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except RecursionError as error:
-        raise exceptions.ParseError(JSON_DEPTH_MESSAGE) from error
-    except (UnicodeDecodeError, ValueError) as error:
-        raise exceptions.ParseError(f"The body is not valid JSON: {error}") from error
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except RecursionError as too_deep:
+            raise exceptions.ParseError(JSON_DEPTH_MESSAGE) from too_deep
+        except ValueError:  # UnicodeDecodeError included
+            raise exceptions.ParseError(f"The body is not valid JSON ({error}).") from error
     json_body_check(document)
     return document
 
@@ -55,4 +64,4 @@ class BoundedJSONParser(JSONParser):
         raw = stream.read(limit_bytes + 1) if stream is not None else b""
         if len(raw) > limit_bytes:
             raise body_too_large(limit_bytes)
-        return json_text_parse(raw)
+        return json_document_parse(raw)

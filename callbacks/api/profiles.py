@@ -33,7 +33,7 @@ from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
+@extend_schema_field(OpenApiTypes.STR)
 class DateOrDateTimeField(serializers.Field):
     """A date (`2026-11-23`, the whole day in the account's timezone) or an ISO 8601 date-time."""
 

@@ -42,27 +42,44 @@ def _skip_clause(excluded: int) -> str:
     return f" AND profile_id NOT IN ({sql.placeholders(excluded)})" if excluded else ""
 
 
+def _due_of_account(account: str) -> str:
+    """Due rows of the account named by `account`, as a range of `delivery_due_by_account` in its order.
+
+    On PostgreSQL written as row comparisons: with `account_id = …` the planner may prefer walking the
+    due index of every account (or the account's whole history) and filtering, which it misjudges
+    when one account holds most of the due rows; a range of (account, due time) only this index serves."""
+    if sql.is_postgresql():
+        return (
+            f"(account_id, next_attempt_at) >= ({account}, '-infinity')"
+            f" AND (account_id, next_attempt_at) <= ({account}, %s)"
+        )
+    return f"account_id = {account} AND next_attempt_at <= %s"
+
+
 def _accounts_statement(excluded: int) -> str:
-    """Accounts with due work, oldest due first, each with its due rows counted up to the limit.
+    """The accounts with due work that waited longest (as many as the round has rows), each with its
+    due rows counted up to the round's size.
 
     A skip scan of the partial index `delivery_due_by_account`: one probe per account with pending
-    rows, never a walk over one account's backlog (its count stops at the limit)."""
+    rows, never a walk over one account's backlog, and counts only for the accounts taken."""
     table = Delivery._meta.db_table
     skip = _skip_clause(excluded)
+    in_order = "ORDER BY account_id, next_attempt_at"
     return (
         "WITH RECURSIVE pending_accounts(account_id) AS ("  # noqa: S608
-        f" SELECT (SELECT account_id FROM {table} WHERE state = 'pending' ORDER BY account_id LIMIT 1)"
+        f" SELECT (SELECT account_id FROM {table} WHERE state = 'pending' {in_order} LIMIT 1)"
         " UNION ALL"
-        f" SELECT (SELECT d.account_id FROM {table} d WHERE d.state = 'pending' AND d.account_id > p.account_id"
-        " ORDER BY d.account_id LIMIT 1)"
+        f" SELECT (SELECT account_id FROM {table} WHERE state = 'pending' AND account_id > p.account_id"
+        f" {in_order} LIMIT 1)"
         " FROM pending_accounts p WHERE p.account_id IS NOT NULL)"
-        " SELECT account_id, oldest_due, due FROM (SELECT p.account_id AS account_id,"
-        f" (SELECT MIN(d.next_attempt_at) FROM {table} d WHERE d.state = 'pending' AND d.account_id = p.account_id"
-        " AND d.next_attempt_at <= %s) AS oldest_due,"
-        f" (SELECT COUNT(*) FROM (SELECT 1 FROM {table} d WHERE d.state = 'pending' AND d.account_id = p.account_id"
-        f" AND d.next_attempt_at <= %s{skip} LIMIT %s) AS capped) AS due"
+        " SELECT waiting.account_id, waiting.oldest_due,"
+        f" (SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE state = 'pending'"
+        f" AND {_due_of_account('waiting.account_id')}{skip} {in_order} LIMIT %s) AS capped) AS due"
+        " FROM (SELECT account_id, oldest_due FROM (SELECT p.account_id AS account_id,"
+        f" (SELECT next_attempt_at FROM {table} WHERE state = 'pending' AND {_due_of_account('p.account_id')}"
+        f" {in_order} LIMIT 1) AS oldest_due"
         " FROM pending_accounts p WHERE p.account_id IS NOT NULL) AS accounts"
-        " WHERE due > 0 ORDER BY oldest_due LIMIT %s"
+        " WHERE oldest_due IS NOT NULL ORDER BY oldest_due LIMIT %s) AS waiting"
     )
 
 
@@ -72,15 +89,16 @@ def _fetch_statement(accounts: int, excluded: int) -> str:
     skip = _skip_clause(excluded)
     if sql.is_postgresql():
         return (
-            "SELECT d.id, d.profile_id, d.next_attempt_at, d.account_id, d.leased_by FROM unnest(%s::uuid[], %s::int[]) AS share(account_id, take)"  # noqa: S608
+            "SELECT d.id, d.profile_id, d.next_attempt_at, d.account_id, d.leased_by"  # noqa: S608
+            " FROM unnest(%s::uuid[], %s::int[]) AS share(account_id, take)"
             f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"
-            " WHERE state = 'pending' AND account_id = share.account_id AND next_attempt_at <= %s"
-            f"{skip} ORDER BY next_attempt_at LIMIT share.take FOR UPDATE SKIP LOCKED) AS d"
+            f" WHERE state = 'pending' AND {_due_of_account('share.account_id')}{skip}"
+            " ORDER BY account_id, next_attempt_at LIMIT share.take FOR UPDATE SKIP LOCKED) AS d"
         )
     one = (
         f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"  # noqa: S608
-        f" WHERE state = 'pending' AND account_id = %s AND next_attempt_at <= %s{skip}"
-        " ORDER BY next_attempt_at LIMIT %s)"
+        f" WHERE state = 'pending' AND {_due_of_account('%s')}{skip}"
+        " ORDER BY account_id, next_attempt_at LIMIT %s)"
     )
     return " UNION ALL ".join([one] * accounts)
 
@@ -104,8 +122,8 @@ def fair_shares(due_by_account: dict[Any, int], limit: int) -> dict[Any, int]:
 def _fair_due(cursor: Any, *, now_param: Any, skipped: list, limit: int) -> list[tuple]:
     """Due rows for one claim round, shared between the accounts with due work, in round-robin order
     (each account's first, then each account's second, ...)."""
-    cursor.execute(_accounts_statement(len(skipped)), [now_param, now_param, *skipped, limit, limit])
-    due_by_account = {row[0]: row[2] for row in cursor.fetchall()}
+    cursor.execute(_accounts_statement(len(skipped)), [now_param, *skipped, limit, now_param, limit])
+    due_by_account = {row[0]: row[2] for row in cursor.fetchall() if row[2]}
     if not due_by_account:
         return []
     shares = fair_shares(due_by_account, limit)

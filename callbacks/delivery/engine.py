@@ -106,6 +106,7 @@ class Dispatcher:
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
             sql.dispatcher_transaction_settings()
+            self.recorder.releases_write()
             self._park_slow(saturated, now)
             rows = deliveries_claim(
                 worker_id=self.worker_id,

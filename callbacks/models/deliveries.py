@@ -51,9 +51,11 @@ class Delivery(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of their own for account and profile: the (account, created_at) and (profile, state)
+    # indexes below serve every lookup by them, and each index is written for every event ingested.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    profile = models.ForeignKey(CallbackProfile, on_delete=models.CASCADE, related_name="deliveries")
+    profile = models.ForeignKey(CallbackProfile, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event_type = models.CharField(max_length=64)
     # Set when the delivery goes out in a batch: the batch's `webhook-id`, and what keeps its members
     # together on every retry (sent again as the same batch, the same items in the same order).

@@ -32,6 +32,7 @@ class ReplayJob(models.Model):
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its task.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from callbacks.models import Account, Delivery, Event
 from callbacks.selectors.profiles import _moment
@@ -42,6 +42,8 @@ def delivery_list(
         end = moment_of(created_before, account, day_end=True)
         is_moment = isinstance(created_before, dt.datetime)
         rows = rows.filter(created_at__lte=end) if is_moment else rows.filter(created_at__lt=end)
+    # The callback's name and whether it is deleted, without loading (and decrypting) each profile.
+    rows = rows.annotate(profile_name=F("profile__name"), profile_deleted_at=F("profile__deleted_at"))
     return rows.order_by("-created_at", "id")
 
 

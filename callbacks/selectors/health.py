@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
-from callbacks.models import Account, CallbackProfile
+from callbacks.models import CallbackProfile
 
 ENABLED = "enabled"
 FAILING = "failing"
@@ -101,9 +101,8 @@ def health_filter(profiles: QuerySet[CallbackProfile], state: str) -> QuerySet[C
     return profiles.filter(_CONDITIONS[state])
 
 
-def health_counts(*, account: Account | None) -> dict[str, int]:
-    """How many of the account's callbacks are in each state (every account's when None)."""
-    profiles = CallbackProfile.objects.all() if account is None else CallbackProfile.objects.filter(account=account)
+def health_counts(profiles: QuerySet[CallbackProfile]) -> dict[str, int]:
+    """How many of `profiles` are in each state, in one query."""
     counted = profiles.aggregate(**{state: Count("pk", filter=condition) for state, condition in _CONDITIONS.items()})
     return {state: counted[state] or 0 for state in STATES}
 

@@ -36,6 +36,8 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
     It keeps its id (the `webhook-id`), so a receiver that already has it can tell; a delivery sent in
     a batch goes again with its whole batch, the same `webhook-id` and items.
     """
+    if delivery.profile.deleted_at is not None:
+        raise ValidationError({"profile": "This callback is deleted: nothing more is sent to it."})
     if delivery.profile.status != CallbackProfile.Status.ENABLED:
         raise ValidationError(
             {"profile": "The profile is not enabled; enable it (or test it, if abnormal) before retrying."}

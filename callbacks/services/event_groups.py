@@ -29,7 +29,7 @@ from django.db import OperationalError, connection, transaction
 from callbacks.models import Account, Event
 from callbacks.services.event_writes import EventRow
 
-# (account, rows, profile) → the events, in the order of `rows`. Runs inside the caller's transaction.
+# (account, rows) → the events, in the order of `rows`.
 StoreOnce = Callable[[Account, list[EventRow]], list[Event]]
 
 
@@ -62,6 +62,7 @@ def rows_store_grouped(
         return store(account, rows)
     mine = _Waiting(account=account, rows=rows, keys={row.idempotency_key for row in rows if row.idempotency_key})
     global _writing
+    group: list[_Waiting] = []
     with _turn:
         _waiting.append(mine)
         while _writing and not mine.done:
@@ -71,12 +72,16 @@ def rows_store_grouped(
             _writing = True
             group = _waiting[:]
             _waiting.clear()
-    if not mine.done:
+    if group:
         try:
             with _processes_queued():
                 _group_store(group, store_once=store_once, store=store)
         finally:
             with _turn:
+                for waiting in group:
+                    if not waiting.done:  # the writer was interrupted (not an error of the database)
+                        waiting.error = RuntimeError("The events were not stored: their writer was interrupted.")
+                        waiting.done = True
                 _writing = False
                 _turn.notify_all()
     if mine.error is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 
 from callbacks.models import Account, CallbackProfile
 
@@ -127,12 +128,12 @@ def fanout_check(
     if not codes:
         return
     limit = quotas_of(account).fanout
-    subscribed = CallbackProfile.objects.filter(account=account, event_types__code__in=codes)
+    subscriptions = CallbackProfile.event_types.through.objects.filter(
+        callbackprofile__account=account, eventtype_id__in=codes
+    )
     if profile is not None and profile.pk is not None:
-        subscribed = subscribed.exclude(pk=profile.pk)
-    counts: dict[str, int] = {}
-    for code in subscribed.values_list("event_types__code", flat=True):
-        counts[code] = counts.get(code, 0) + 1
+        subscriptions = subscriptions.exclude(callbackprofile_id=profile.pk)
+    counts = dict(subscriptions.values("eventtype_id").annotate(count=Count("id")).values_list("eventtype_id", "count"))
     full = sorted(code for code in codes if counts.get(code, 0) >= limit)
     if full:
         errors["event_types"] = _over(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django_q.tasks import async_task
 
 from callbacks import clock
@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
 REPLAY_JOB_TASK = "callbacks.tasks.replay_job_run"
 REPLAY_CHUNK_ROWS = 500  # one short write transaction each: producers and the engine get their turn between
+REPLAY_STALL_S = 300  # a job whose task shows no progress this long is queued again (a chunk takes well under 1 s)
+REPLAY_RESUME_MAX = 100  # per sweep
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +46,13 @@ def replay_selection(
     state: str | None = None,
 ) -> QuerySet[Delivery]:
     """The deliveries a replay would send again: the account's in `state` (default failed), created in
-    [since, until), of profiles that are enabled."""
+    [since, until), of profiles that are enabled (and not deleted)."""
     state = state or Delivery.State.FAILED
     if state not in REPLAYABLE_STATES:
         raise ValidationError({"state": f"Replay deliveries that are one of: {', '.join(REPLAYABLE_STATES)}."})
-    rows = Delivery.objects.filter(account=account, state=state, profile__status=CallbackProfile.Status.ENABLED)
+    rows = Delivery.objects.filter(
+        account=account, state=state, profile__status=CallbackProfile.Status.ENABLED, profile__deleted_at__isnull=True
+    )
     if profile is not None:
         rows = rows.filter(profile=profile)
     if since is not None:
@@ -107,7 +111,7 @@ def deliveries_replay(
                 until=min(until, now) if until is not None else now,
                 total=count,
             )
-            transaction.on_commit(lambda: async_task(REPLAY_JOB_TASK, str(job.pk), task_name=f"replay-{job.pk}"))
+            _job_queue(job)
         logger.info("delivery.replay_job_queued", extra={"account_id": str(account.pk), "job_id": str(job.pk)})
         return ReplayOutcome(count=count, limit=limit, job=job)
     with transaction.atomic():
@@ -118,10 +122,16 @@ def deliveries_replay(
     return ReplayOutcome(count=replayed, limit=limit)
 
 
+def _job_queue(job: ReplayJob) -> None:
+    transaction.on_commit(lambda: async_task(REPLAY_JOB_TASK, str(job.pk), task_name=f"replay-{job.pk}"))
+
+
 def replay_job_run(*, job: ReplayJob) -> ReplayJob:
     """Queue a job's deliveries again, REPLAY_CHUNK_ROWS per transaction in id order, recording how far it
-    got after each: a job that stops midway resumes where it was."""
-    ReplayJob.objects.filter(pk=job.pk).update(status=ReplayJob.Status.RUNNING, started_at=clock.now())
+    got after each: a job that stops midway resumes where it was. Each delivery is counted once, even
+    if two runs of one job overlap (only a row still in the replayed state is queued again)."""
+    now = clock.now()
+    ReplayJob.objects.filter(pk=job.pk).update(status=ReplayJob.Status.RUNNING, started_at=now, progressed_at=now)
     rows = replay_selection(account=job.account, profile=job.profile, since=job.since, until=job.until, state=job.state)
     cursor = job.last_delivery_id
     try:
@@ -133,10 +143,12 @@ def replay_job_run(*, job: ReplayJob) -> ReplayJob:
             if not ids:
                 break
             with transaction.atomic():
-                replayed = _requeue(rows.filter(pk__in=ids), clock.now())
+                now = clock.now()
+                replayed = _requeue(rows.filter(pk__in=ids), now)
                 cursor = ids[-1]
-                job.done += replayed
-                ReplayJob.objects.filter(pk=job.pk).update(done=job.done, last_delivery_id=cursor)
+                ReplayJob.objects.filter(pk=job.pk).update(
+                    done=F("done") + replayed, last_delivery_id=cursor, progressed_at=now
+                )
                 if replayed:
                     wake_request_on_commit()
     except Exception as error:
@@ -148,3 +160,23 @@ def replay_job_run(*, job: ReplayJob) -> ReplayJob:
     job.refresh_from_db()
     logger.info("delivery.replay_job_done", extra={"job_id": str(job.pk), "done": job.done})
     return job
+
+
+def replay_jobs_resume(*, stalled_after_s: float = REPLAY_STALL_S) -> int:
+    """Queue again the jobs whose task shows no sign of life (lost with the queue, or its worker killed);
+    the per-minute sweep calls this. Returns how many."""
+    now = clock.now()
+    stalled_before = now - timedelta(seconds=stalled_after_s)
+    stalled = ReplayJob.objects.filter(status__in=(ReplayJob.Status.QUEUED, ReplayJob.Status.RUNNING)).filter(
+        Q(progressed_at__lt=stalled_before) | Q(progressed_at__isnull=True, created_at__lt=stalled_before)
+    )
+    resumed = 0
+    for job in stalled[:REPLAY_RESUME_MAX]:
+        with transaction.atomic():
+            # Marked alive first, so the next sweep does not queue it again while this one waits.
+            if ReplayJob.objects.filter(pk=job.pk, progressed_at=job.progressed_at).update(progressed_at=now):
+                _job_queue(job)
+                resumed += 1
+    if resumed:
+        logger.info("delivery.replay_jobs_resumed", extra={"count": resumed})
+    return resumed

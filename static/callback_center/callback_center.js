@@ -80,6 +80,28 @@
     });
   });
 
+  /* The callback list keeps its pills current: a failure shows as Failing without a reload. */
+  function watchHealth(holder) {
+    var every = (parseFloat(holder.dataset.healthEveryS) || 10) * 1000;
+    function poll() {
+      if (document.hidden) { setTimeout(poll, every); return; }
+      var cells = document.querySelectorAll("[data-status-for]");
+      if (!cells.length) return;
+      var query = Array.prototype.map.call(cells, function (cell) {
+        return "id=" + encodeURIComponent(cell.dataset.statusFor);
+      }).join("&");
+      fetch(holder.dataset.healthUrl + "?" + query, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          Object.keys(answer.cells || {}).forEach(function (id) {
+            var cell = document.querySelector('[data-status-for="' + id + '"]');
+            if (cell && cell.outerHTML !== answer.cells[id]) cell.outerHTML = answer.cells[id];
+          });
+        }).catch(function () { /* the next round tries again */ }).finally(function () { setTimeout(poll, every); });
+    }
+    setTimeout(poll, every);
+  }
+
   /* Delete: our own question in a dialog (the link opens the same question as a page without script). */
   on("a[data-delete-prompt]", "click", function (e, link) {
     if (typeof HTMLDialogElement === "undefined") return;
@@ -287,6 +309,7 @@
     });
     checkEncryption();
     document.querySelectorAll("[data-binding-url]").forEach(watchBinding);
+    document.querySelectorAll("[data-health-url]").forEach(watchHealth);
     var toggle = document.querySelector("[data-telegram-toggle]");
     if (toggle) {
       var step = document.getElementById(toggle.dataset.telegramToggle);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from callbacks import clock, event_types
@@ -47,7 +49,11 @@ def test_an_event_reaches_the_receiver_signed_and_is_recorded_delivered(account,
 
 
 def test_a_500_is_retried_on_schedule_and_then_delivered(account, receiver):
-    # given a profile whose receiver fails once
+    # given a profile whose receiver fails once, ten minutes into an hour (the retry falls in the same
+    # hour's rollup, whenever the test runs)
+    now = clock.now()
+    ten_past_next_hour = now.replace(minute=10, second=0, microsecond=0) + timedelta(hours=1)
+    clock.advance(seconds=(ten_past_next_hour - now).total_seconds())
     profile = _profile(account, receiver, retry_schedule_s=[60, 300])
     receiver.respond_next(Reply(status=500))
     event = event_emit(account=account, type=event_types.MESSAGE_STATUS, data={})

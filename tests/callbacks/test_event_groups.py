@@ -67,3 +67,25 @@ def test_a_caller_that_fails_in_a_group_fails_alone(account):
     assert good.done and good.error is None and Event.objects.get().pk == good.events[0].pk
     assert ghost.done and isinstance(ghost.error, IntegrityError)
     assert Delivery.objects.count() == 1
+
+
+class Interrupted(BaseException):
+    """What a worker's timeout raises in the middle of a write (not an Exception)."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_writer_leaves_the_next_caller_free_to_write(account):
+    # given a writer interrupted in the middle of its group
+    profile_for(account, None, event_types.MESSAGE_STATUS)
+    row = event_item_check({"type": event_types.MESSAGE_STATUS, "data": {"n": 1}})
+
+    def interrupted(account, rows):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        event_groups.rows_store_grouped(account=account, rows=[row], store_once=interrupted, store=interrupted)
+
+    # then nothing was stored, and the next caller writes at once instead of waiting for it
+    assert not Event.objects.exists()
+    event_post(account=account, item={"type": event_types.MESSAGE_STATUS, "data": {"n": 2}})
+    assert Event.objects.get().payload == {"n": 2}

@@ -100,3 +100,22 @@ def test_the_oldest_due_delivery_gives_the_backlog_its_age(settings, account):
     samples = scrape()
     assert value(samples, "callbacks_due_deliveries") == 1
     assert 90 <= value(samples, "callbacks_due_oldest_age_seconds") < 120
+
+
+def test_a_batch_counts_its_accepted_and_refused_items(settings, account, api):
+    # given a subscribed profile
+    settings.METRICS_TOKEN = TOKEN
+    profile_for(account, None, url="https://example.com/hooks")
+    before = scrape()
+
+    # when a batch of three events, one of them bad, is posted, and a batch that is not a list
+    items = [{"type": event_types.MESSAGE_STATUS, "data": {"n": number}} for number in range(2)]
+    items.append({"type": "no.such.type", "data": {}})
+    assert api.post(f"{EVENTS}batch/", {"events": items}, format="json").status_code == 207
+    assert api.post(f"{EVENTS}batch/", {"events": "not a list"}, format="json").status_code == 400
+
+    # then the two stored events are counted accepted, the bad item and the bad batch refused
+    after = scrape()
+    assert grown(before, after, "callbacks_events_accepted_total") == Event.objects.count() == 2
+    assert grown(before, after, "callbacks_events_refused_total", status="item") == 1
+    assert grown(before, after, "callbacks_events_refused_total", status="400") == 1

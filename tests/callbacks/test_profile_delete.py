@@ -50,6 +50,12 @@ def test_delete_keeps_the_history_cancels_what_waits_and_sends_nothing_more(api,
     assert DeliveryStats.objects.filter(profile_id=profile.pk).exists()
     log = api.get("/api/v1/deliveries/").json()["results"]
     assert len(log) == 3
+    assert {(row["profile_name"], row["profile_deleted"]) for row in log} == {("Orders", True)}
+    assert api.get(f"/api/v1/deliveries/{held.pk}/").json()["profile_deleted"] is True
+    # and what was delivered or cancelled is neither retried nor replayed
+    assert api.post(f"/api/v1/deliveries/{held.pk}/retry/").status_code == 400
+    replay = api.post("/api/v1/deliveries/replay/", {"state": "cancelled"}, format="json")
+    assert replay.status_code == 200 and replay.json()["count"] == 0, replay.json()
     # and nothing more is sent: new events make no delivery, the engine sends nothing
     emit(account)
     dispatch_batch(worker_id="test")

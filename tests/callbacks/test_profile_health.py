@@ -38,7 +38,12 @@ def test_a_failed_attempt_turns_the_profile_failing_with_the_error_in_words(api,
     assert [row["id"] for row in failing] == [str(profile.pk)]
     assert [row["id"] for row in enabled] == [str(other.pk)]
     assert api.get(PROFILES, {"health": "sick"}).status_code == 400
-    assert health_counts(account=account) == {"enabled": 1, "failing": 1, "abnormal": 0, "disabled": 0}
+    assert health_counts(CallbackProfile.objects.filter(account=account)) == {
+        "enabled": 1,
+        "failing": 1,
+        "abnormal": 0,
+        "disabled": 0,
+    }
     stats = api.get(f"{PROFILES}{profile.pk}/stats/").json()
     assert stats["health"]["health"] == "failing"
 

@@ -6,13 +6,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django_q.brokers import get_broker
 
 from callbacks import clock, event_types, tasks
 from callbacks.api import rate_limits
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery, Event, ReplayJob
 from callbacks.services.quotas import quotas_of, quotas_set
+from callbacks.services.replays import REPLAY_STALL_S, replay_jobs_resume
 from tests.callbacks.engine_helpers import emit, profile_for
+from tests.receivers import unused_port
 
 PROFILES = "/api/v1/callback-profiles/"
 EVENTS = "/api/v1/events/"
@@ -54,7 +57,8 @@ def test_fan_out_per_event_type_is_capped_on_create_and_on_change(api, account):
     # given 2 profiles subscribed to message.status and a fan-out quota of 2
     quotas_set(account=account, quota_fanout=2)
     for index in range(2):
-        assert api.post(PROFILES, profile_body(f"p{index}"), format="json").status_code == 201
+        both = [event_types.MESSAGE_STATUS, event_types.MESSAGE_RESPONSE]
+        assert api.post(PROFILES, profile_body(f"p{index}", event_types=both), format="json").status_code == 201
 
     # when a third subscribes to it, on create or by a change
     created = api.post(PROFILES, profile_body("third"), format="json")
@@ -110,7 +114,7 @@ def test_events_per_second_answer_429_with_retry_after(api, other_api, account, 
     # given an account allowed 3 events per second, at a fixed moment
     quotas_set(account=account, quota_events_per_s=3)
     moment = [1_900_000_000.4]
-    monkeypatch.setattr(rate_limits.time, "time", lambda: moment[0])
+    monkeypatch.setattr(rate_limits, "_wall_clock", lambda: moment[0])
     body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
 
     # when it posts 4 events within that second
@@ -212,3 +216,51 @@ def test_an_operator_gets_a_clear_error_for_a_bad_quota(account, value):
     assert "quota_fanout" in error.value.message_dict
     account.refresh_from_db()
     assert account.quota_fanout is None
+
+
+def test_a_replay_job_whose_task_was_lost_is_resumed_by_the_sweep(
+    api, account, receiver, settings, django_capture_on_commit_callbacks
+):
+    # given a large replay accepted, whose queued task is then lost with the queue
+    settings.CALLBACKS_REPLAY_INLINE_MAX = 3
+    profile = profile_for(account, receiver)
+    failed_deliveries(account, profile, 5)
+    broker = get_broker()
+    broker.purge_queue()
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = api.post(REPLAY, {}, format="json").json()["job"]["id"]
+    assert broker.queue_size() == 1
+    broker.purge_queue()
+
+    # when the sweep runs before and after the job looks stalled
+    with django_capture_on_commit_callbacks(execute=True):
+        early = replay_jobs_resume()
+        clock.advance(seconds=REPLAY_STALL_S + 1)
+        resumed = replay_jobs_resume()
+        again = replay_jobs_resume()
+
+    # then it is queued once more, once, and running it finishes the replay
+    assert (early, resumed, again) == (0, 1, 0)
+    assert broker.queue_size() == 1
+    assert tasks.replay_job_run(job_id) == 5
+    assert ReplayJob.objects.get(pk=job_id).status == ReplayJob.Status.DONE
+
+
+def test_events_are_accepted_while_the_shared_cache_is_down(api, account, settings, monkeypatch):
+    # given a quota of 1 event per second and a cache that refuses every connection
+    quotas_set(account=account, quota_events_per_s=1)
+    monkeypatch.setattr(rate_limits, "_cache_failed_at", -rate_limits.CACHE_OUTAGE_PAUSE_S)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{unused_port()}/0",
+        }
+    }
+    body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
+
+    # when events are posted
+    answers = [api.post(EVENTS, body, format="json").status_code for _ in range(3)]
+
+    # then they are stored: the quota protects the engine, it never loses a producer's events
+    assert answers == [202, 202, 202]
+    assert Event.objects.filter(account=account).count() == 3

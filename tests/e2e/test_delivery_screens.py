@@ -147,7 +147,7 @@ def test_refresh_brings_an_abnormal_profile_back_without_leaving_the_page(
     page.get_by_role("button", name="↻ Refresh").click()
 
     # then the connectivity test reaches the receiver and the row shows Enabled, on the same page
-    expect(page.get_by_role("button", name="✓ Reachable")).to_be_visible()
+    expect(page.locator(f"[data-status-for='{profile.pk}'] .cc-check")).to_contain_text("Refresh: reachable")
     expect(page.locator(f"[data-status-for='{profile.pk}']")).to_contain_text("Enabled")
     assert page.evaluate("window.__stayed") is True
     assert receiver.wait_for(1)[0].json()["type"] == event_types.CALLBACK_TEST
@@ -155,10 +155,13 @@ def test_refresh_brings_an_abnormal_profile_back_without_leaving_the_page(
     assert profile.status == CallbackProfile.Status.ENABLED
     shot(page, "23-refreshed")
 
-    # a failing endpoint says so, and the status stays as it was
+    # a failing endpoint says so beside the pill, which turns Failing
     receiver.respond_with(status=500)
     page.get_by_role("button", name="↻ Refresh").click()
-    expect(page.get_by_role("button", name="✗ Failed")).to_be_visible()
+    expect(page.locator(f"[data-status-for='{profile.pk}'] .cc-check")).to_contain_text(
+        "Refresh: failed, HTTP 500 Internal Server Error"
+    )
+    expect(page.locator(f"[data-status-for='{profile.pk}'] .cc-status")).to_have_text("Failing")
 
 
 def test_dashboard_charts_delivered_and_failed_and_profiles_needing_attention(

@@ -316,6 +316,14 @@ class Recorder:
         self.holds.extend((row.id_param, self.worker_id) for row in rows)
 
     # --- writing it -----------------------------------------------------------------------------
+    def releases_write(self) -> None:
+        """Write only the rows put back untried, inside the caller's transaction: a claim that follows
+        then sees them due in their place (claimed before later-due rows), not leased to us still."""
+        if not self.deferrals:
+            return
+        deferrals, self.deferrals = self.deferrals, []
+        _rows_write(attempts=[], outcomes=[], releases=deferrals, holds=[])
+
     def flush(self, *, announce: bool = True) -> None:
         """Write what is buffered in one transaction. Inside a caller's transaction, pass
         `announce=False` and call `announce` once that transaction has committed."""

@@ -8,6 +8,7 @@ stopped or killed goes out at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 
@@ -15,7 +16,12 @@ from django.conf import settings
 from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as QclusterCommand
 
+# The engine, imported before the cluster forks: a worker's first wake after a start does not wait
+# for it to load (a start is when a backlog waits).
+from callbacks import tasks  # noqa: F401
 from callbacks.delivery import stopping, wake
+
+logger = logging.getLogger(__name__)
 
 
 class Command(QclusterCommand):
@@ -34,6 +40,6 @@ class Command(QclusterCommand):
         signal.signal(signal.SIGINT, stop)
         cluster.start()
         if not stopping.stop_requested():
-            wake.wake_on_start()
+            logger.info("cluster.started", extra={"wake_queued": wake.wake_on_start()})
         if options.get("run_once", False):
             cluster.stop()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('callbacks', '0010_merge_20261206_0939'),
+        ('callbacks', '0011_merge_20261206_0952'),
     ]
 
     operations = [
