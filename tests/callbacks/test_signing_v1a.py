@@ -24,6 +24,8 @@ from callbacks.services.profiles import profile_public_keys, profile_signing_key
 from tests.callbacks.engine_helpers import SECRET, profile_for, send_one
 from tests.factories import MembershipFactory
 
+PASSWORD = "correct horse battery staple"  # the factories' password
+
 pytestmark = pytest.mark.django_db
 
 PROFILES = "/api/v1/callback-profiles/"
@@ -228,8 +230,11 @@ def test_another_accounts_profile_key_cannot_be_rotated(api, other_api):
 
 
 def _client(account, role) -> Client:
+    """Signed in through the login page, as the sign-in lockout (which reads the request) expects."""
     client = Client()
-    client.force_login(MembershipFactory(account=account, role=role).user)
+    user = MembershipFactory(account=account, role=role).user
+    answer = client.post(reverse("admin:login"), {"username": user.username, "password": PASSWORD})
+    assert answer.status_code == 302, answer.content
     return client
 
 
