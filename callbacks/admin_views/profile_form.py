@@ -31,6 +31,7 @@ EDITABLE_FIELDS = [
     "auth_password",
     "auth_header",
     "sign_standard_webhooks",
+    "sign_v1a",
     "sign_md5",
     "md5_salt",
     "encryption_cipher",
@@ -157,7 +158,8 @@ class CallbackProfileForm(forms.ModelForm):
             "auth_username": "Username",
             "auth_password": "Password",
             "auth_header": "Authorization",
-            "sign_standard_webhooks": "Sign with Standard Webhooks",
+            "sign_standard_webhooks": "Sign with Standard Webhooks (v1, shared secret)",
+            "sign_v1a": "Sign with ed25519 (Standard Webhooks v1a, public key)",
             "sign_md5": "Add the legacy MD5 hash",
             "md5_salt": "MD5 security salt",
             "encryption_cipher": "Algorithm",
@@ -176,6 +178,8 @@ class CallbackProfileForm(forms.ModelForm):
             "encryption_iv": forms.TextInput(attrs={"maxlength": 16, "autocomplete": "off"}),
         }
         help_texts = {
+            "sign_v1a": "Receivers verify with a public key alone, so a leaked receiver cannot forge callbacks. "
+            "Beside v1 or instead of it.",
             "md5_salt": "At most 40 characters: hash = md5(salt + account id + api key + callback id).",
             "encryption_key": "16, 24 or 32 bytes for AES-128, -192 or -256 (UTF-8: a character outside ASCII takes 2 to 4).",
             "encryption_iv": "Exactly 16 bytes (UTF-8). Used only when the random IV is off.",

@@ -32,7 +32,7 @@ from callbacks.admin_views.selectors import profile_event_counts
 from callbacks.models import CallbackProfile
 from callbacks.selectors.health import health_state
 from callbacks.services.connectivity import profile_test
-from callbacks.services.profiles import profile_delete
+from callbacks.services.profiles import profile_delete, profile_public_keys, profile_signing_key_rotate
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ FIELDSETS = (
     ("Headers", {"fields": ["headers"]}),
     ("Body", {"fields": ["body_type", "body_template"]}),
     ("Authentication", {"fields": ["auth_username", "auth_password", "auth_header"]}),
-    ("Signing", {"fields": ["sign_standard_webhooks", "sign_md5", "md5_salt"]}),
+    ("Signing", {"fields": ["sign_standard_webhooks", "sign_v1a", "sign_md5", "md5_salt"]}),
     (
         "Parameter encryption",
         {
@@ -242,6 +242,9 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             context["signing_secret_set"] = bool(obj.signing_secret)
             context["rotate_url"] = reverse("admin:callbacks_callbackprofile_rotate", args=[obj.pk])
             context["previous_secret_expires_at"] = obj.previous_signing_secret_expires_at
+            context["sign_v1a"] = obj.sign_v1a
+            context["public_key"], context["retired_public_keys"] = profile_public_keys(obj)
+            context["rotate_key_url"] = reverse("admin:callbacks_callbackprofile_rotate_key", args=[obj.pk])
             context["trigger_curl"] = trigger_curl(request=request, profile=obj)
         context["account_name"] = obj.account.name if obj else account_required(request).name
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -254,6 +257,9 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             path("<uuid:profile_id>/refresh/", wrap(self.refresh_view), name="callbacks_callbackprofile_refresh"),
             path("<uuid:profile_id>/status/", wrap(self.status_view), name="callbacks_callbackprofile_status"),
             path("<uuid:profile_id>/rotate/", wrap(self.rotate_view), name="callbacks_callbackprofile_rotate"),
+            path(
+                "<uuid:profile_id>/rotate-key/", wrap(self.rotate_key_view), name="callbacks_callbackprofile_rotate_key"
+            ),
             *super().get_urls(),
         ]
 
@@ -313,6 +319,20 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             secret_stash(request, slot=f"profile:{profile.pk}", value=secret)
             messages.success(request, "A new signing secret is in use; the previous one also signs for 24 hours.")
         return HttpResponseRedirect(change_url)
+
+    def rotate_key_view(self, request: HttpRequest, profile_id):
+        profile = self._profile(request, profile_id)
+        if request.method == "POST" and may_write(request):
+            try:
+                profile_signing_key_rotate(profile=profile)
+                messages.success(
+                    request,
+                    "A new signing key is in use; the previous one also signs for 24 hours. Give your "
+                    "receivers the new public key.",
+                )
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("admin:callbacks_callbackprofile_change", args=[profile.pk]))
 
 
 def _deleted_message(profiles: list[CallbackProfile]) -> str:

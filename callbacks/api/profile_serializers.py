@@ -16,7 +16,7 @@ from callbacks import event_types
 from callbacks.models import CallbackProfile
 from callbacks.selectors import health as health_states
 from callbacks.services import profile_rules
-from callbacks.services.profiles import profile_create, profile_update
+from callbacks.services.profiles import profile_create, profile_public_keys, profile_update
 
 EVENT_TYPE_CODES = ", ".join(spec.code for spec in event_types.REGISTRY)
 
@@ -61,6 +61,11 @@ def _secret(help_text: str, **kwargs: Any) -> serializers.CharField:
     )
 
 
+class RetiredPublicKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField(help_text="whpk_…")
+    expires_at = serializers.DateTimeField(help_text="Until then the retired key signs too.")
+
+
 class ProfileSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(max_length=profile_rules.MAX_NAME_LENGTH)
@@ -96,6 +101,16 @@ class ProfileSerializer(serializers.Serializer):
     sign_standard_webhooks = serializers.BooleanField(required=False)
     signing_secret_set = serializers.SerializerMethodField()
     previous_signing_secret_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    sign_v1a = serializers.BooleanField(
+        required=False, help_text="Sign with ed25519 too (Standard Webhooks v1a): receivers verify with the public key."
+    )
+    signing_public_key = serializers.SerializerMethodField(
+        help_text="The v1a public key, whpk_ and base64 of its 32 bytes (null without one); the private key "
+        "is never shown."
+    )
+    previous_signing_public_keys = serializers.SerializerMethodField(
+        help_text="Public keys retired in the last 24 hours that still sign, with when each stops."
+    )
     sign_md5 = serializers.BooleanField(required=False)
     md5_salt = _secret(f"Legacy MD5 salt, at most {profile_rules.MAX_SALT_LENGTH} characters (write-only).")
     md5_salt_set = serializers.SerializerMethodField()
@@ -179,6 +194,13 @@ class ProfileSerializer(serializers.Serializer):
     def get_signing_secret_set(self, profile: CallbackProfile) -> bool:
         return bool(profile.signing_secret)
 
+    def get_signing_public_key(self, profile: CallbackProfile) -> str | None:
+        return profile_public_keys(profile)[0] or None
+
+    @extend_schema_field(RetiredPublicKeySerializer(many=True))
+    def get_previous_signing_public_keys(self, profile: CallbackProfile) -> list[dict]:
+        return [{"public_key": key, "expires_at": expires} for key, expires in profile_public_keys(profile)[1]]
+
     def get_md5_salt_set(self, profile: CallbackProfile) -> bool:
         return bool(profile.md5_salt)
 
@@ -205,4 +227,11 @@ class SecretRotatedSerializer(serializers.Serializer):
     signing_secret = serializers.CharField(help_text="The new whsec_ secret; shown only in this answer.")
     previous_signing_secret_expires_at = serializers.DateTimeField(
         allow_null=True, help_text="Until then the old secret signs too (both signatures are sent)."
+    )
+
+
+class SigningKeyRotatedSerializer(serializers.Serializer):
+    signing_public_key = serializers.CharField(help_text="The new v1a public key (whpk_…).")
+    previous_signing_public_keys = RetiredPublicKeySerializer(
+        many=True, help_text="Until each expires the retired key signs too (one v1a signature per key)."
     )

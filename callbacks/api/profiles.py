@@ -1,4 +1,4 @@
-"""`/api/v1/callback-profiles/`: list with filters, create, read, change, delete, rotate the secret."""
+"""`/api/v1/callback-profiles/`: list with filters, create, read, change, delete, rotate the secret and key."""
 
 from __future__ import annotations
 
@@ -13,11 +13,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from callbacks.api import schema  # noqa: F401  (registers the API key security scheme)
-from callbacks.api.profile_serializers import ProfileCreatedSerializer, ProfileSerializer, SecretRotatedSerializer
+from callbacks.api.profile_serializers import (
+    ProfileCreatedSerializer,
+    ProfileSerializer,
+    SecretRotatedSerializer,
+    SigningKeyRotatedSerializer,
+)
 from callbacks.models import CallbackProfile
 from callbacks.selectors import health
 from callbacks.selectors.profiles import profile_list
-from callbacks.services.profiles import profile_delete, profile_secret_rotate
+from callbacks.services.profiles import (
+    profile_delete,
+    profile_public_keys,
+    profile_secret_rotate,
+    profile_signing_key_rotate,
+)
 from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -158,3 +168,18 @@ class CallbackProfileViewSet(viewsets.ModelViewSet):
             "previous_signing_secret_expires_at": profile.previous_signing_secret_expires_at,
         }
         return Response(SecretRotatedSerializer(answer).data)
+
+    @extend_schema(
+        summary="Rotate the v1a signing key",
+        description="A new ed25519 key; the answer carries its public key (whpk_…). The old key keeps signing "
+        "for 24 hours, so receivers can take the new public key meanwhile. 400 when v1a signing is off.",
+        request=None,
+        responses={200: SigningKeyRotatedSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-signing-key")
+    def rotate_signing_key(self, request: Request, pk=None) -> Response:
+        profile = self.get_object()
+        public_key = profile_signing_key_rotate(profile=profile)
+        retired = [{"public_key": key, "expires_at": expires} for key, expires in profile_public_keys(profile)[1]]
+        answer = {"signing_public_key": public_key, "previous_signing_public_keys": retired}
+        return Response(SigningKeyRotatedSerializer(answer).data)

@@ -94,6 +94,11 @@ class CallbackProfile(models.Model):
     previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # Secrets retired before the previous one that still sign: JSON [[secret, unix seconds it stops], …].
     older_signing_secrets = EncryptedTextField(blank=True)
+    # Standard Webhooks v1a: ed25519, beside or instead of v1; receivers verify with the public key (whpk_…).
+    sign_v1a = models.BooleanField(default=False)
+    signing_private_key = EncryptedTextField(blank=True, help_text="whsk_… (ed25519; only its public key is shown)")
+    # Keys retired in the last 24 hours still sign: JSON [[private key, unix seconds it stops], …].
+    retired_signing_keys = EncryptedTextField(blank=True)
     sign_md5 = models.BooleanField(default=False)
     md5_salt = EncryptedTextField(blank=True)
 

@@ -359,14 +359,17 @@ def _auth_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
 
 def _signing_clean(values: dict, cleaned: dict, errors: _Errors) -> None:
     cleaned["sign_standard_webhooks"] = _boolean(values, "sign_standard_webhooks", errors)
+    cleaned["sign_v1a"] = _boolean(values, "sign_v1a", errors)
     cleaned["sign_md5"] = _boolean(values, "sign_md5", errors)
     salt = _text(values, "md5_salt")
     if cleaned["sign_md5"] and not salt:
         errors.add("md5_salt", "Enter the security salt the receiver checks the MD5 hash with.")
     if len(salt) > MAX_SALT_LENGTH:
         errors.add("md5_salt", f"The salt can be at most {MAX_SALT_LENGTH} characters ({len(salt)} given).")
-    if not (cleaned["sign_standard_webhooks"] or cleaned["sign_md5"]):
-        errors.add("sign_standard_webhooks", "Choose at least one signing method (Standard Webhooks or MD5).")
+    if not (cleaned["sign_standard_webhooks"] or cleaned["sign_v1a"] or cleaned["sign_md5"]):
+        errors.add(
+            "sign_standard_webhooks", "Choose at least one signing method (Standard Webhooks v1 or v1a, or MD5)."
+        )
     cleaned["md5_salt"] = salt
 
 

@@ -1,4 +1,4 @@
-"""Creating, changing and deleting callback profiles; rotating their signing secret; their status.
+"""Creating, changing and deleting callback profiles; rotating their signing secret and key; their status.
 
 Every write validates the whole profile (`profile_rules.profile_values_clean`) and raises a
 ValidationError naming each failing field. Secrets are write-only: a change that omits one keeps it.
@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from callbacks.delivery.render.signing import (
+    public_key_of,
+    retired_signing_keys,
+    signing_key_generate,
+    signing_secret_generate,
+)
 from callbacks.delivery.render.signing import retired_secrets as signing_retired_secrets
-from callbacks.delivery.render.signing import signing_secret_generate
 from callbacks.models import Account, CallbackProfile, Delivery
 from callbacks.models.profiles import DEFAULT_RETRY_SCHEDULE_S
 from callbacks.services.deliveries import deliveries_release
@@ -38,6 +43,7 @@ EDITABLE_FIELDS = (
     "body_template",
     "auth_username",
     "sign_standard_webhooks",
+    "sign_v1a",
     "sign_md5",
     "encryption_cipher",
     "encryption_iv",
@@ -117,6 +123,7 @@ def profile_create(*, account: Account, **fields: Any) -> CallbackProfile:
     profile = CallbackProfile(account=account, status=status, **cleaned)
     new_secret = signing_secret_generate() if profile.sign_standard_webhooks else ""
     profile.signing_secret = new_secret
+    profile.signing_private_key = signing_key_generate() if profile.sign_v1a else ""
     with transaction.atomic():
         # One account's profile writes queue here, so two at once cannot both take the last place.
         Account.objects.select_for_update().only("pk").get(pk=account.pk)
@@ -210,6 +217,9 @@ def _changes_write(
     if profile.sign_standard_webhooks and not profile.signing_secret:
         new_secret = profile.signing_secret = signing_secret_generate()
         changed.append("signing_secret")
+    if profile.sign_v1a and not profile.signing_private_key:
+        profile.signing_private_key = signing_key_generate()
+        changed.append("signing_private_key")
     if event_type_codes != current_codes:
         profile.event_types.set(event_type_codes)
         changed.append("event_types")
@@ -299,3 +309,37 @@ def profile_status_set(*, profile: CallbackProfile, status: str, reason: str = "
         setattr(profile, field, value)
     logger.info("profile.status_set", extra={"profile_id": str(profile.pk), "status": status, "released": released})
     return profile
+
+
+def profile_signing_key_rotate(*, profile: CallbackProfile) -> str:
+    """A new ed25519 signing key; every key retired in the last 24 hours keeps signing beside it.
+    Returns the new public key (`whpk_…`); the private key never leaves the profile."""
+    if not profile.sign_v1a:
+        raise ValidationError({"sign_v1a": "Turn on ed25519 (v1a) signing before rotating its key."})
+    new_key = signing_key_generate()
+    fields = ("signing_private_key", "retired_signing_keys", "updated_at")
+    with transaction.atomic():
+        current = CallbackProfile.objects.select_for_update().get(pk=profile.pk)
+        now = timezone.now().timestamp()
+        retired = [(key, expires) for key, expires in retired_signing_keys(current) if expires > now]
+        if current.signing_private_key:
+            retired.insert(0, (current.signing_private_key, now + PREVIOUS_SECRET_VALIDITY.total_seconds()))
+        current.retired_signing_keys = json.dumps(retired) if retired else ""
+        current.signing_private_key = new_key
+        current.save(update_fields=list(fields))
+    for field in fields:
+        setattr(profile, field, getattr(current, field))
+    logger.info("profile.signing_key_rotated", extra={"profile_id": str(profile.pk)})
+    return public_key_of(new_key)
+
+
+def profile_public_keys(profile: CallbackProfile) -> tuple[str, list[tuple[str, datetime]]]:
+    """The public key (`whpk_…`, "" without one) and each retired one still signing, with when it stops."""
+    current = public_key_of(profile.signing_private_key) if profile.signing_private_key else ""
+    now = timezone.now().timestamp()
+    retired = [
+        (public_key_of(key), datetime.fromtimestamp(expires, tz=UTC))
+        for key, expires in retired_signing_keys(profile)
+        if expires > now
+    ]
+    return current, retired

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from callbacks.delivery.engine import dispatch_batch
+from callbacks.delivery.render.signing import signing_key_generate
 from callbacks.models import CallbackProfile, Delivery
 from callbacks.services.deliveries import delivery_retry
-from callbacks.services.profiles import profile_secret_rotate
+from callbacks.services.profiles import profile_public_keys, profile_secret_rotate, profile_signing_key_rotate
 from tests.callbacks.engine_helpers import SECRET, delivery_of, emit, profile_for, send_one
 from tests.receivers import Reply
 
@@ -50,6 +51,45 @@ def test_the_readme_verifier_accepts_our_signatures_and_both_during_a_rotation(a
     rotated, _ = send_one(account, receiver, {"a": 2})
     assert verify(SECRET, _lower(rotated.headers), rotated.body)
     assert verify(new_secret, _lower(rotated.headers), rotated.body)
+
+
+def test_the_readme_v1a_verifier_accepts_our_ed25519_signatures_beside_v1_and_after_a_rotation(
+    account, receiver, readme
+):
+    # given a profile signing with both v1 and v1a
+    profile = profile_for(
+        account, receiver, signing_secret=SECRET, sign_v1a=True, signing_private_key=signing_key_generate()
+    )
+    public_key, _ = profile_public_keys(profile)
+    request, _ = send_one(account, receiver, {"a": 1})
+    headers = _lower(request.headers)
+    verify_v1a = readme["verify_v1a"]
+    # then the v1a example accepts it with the public key alone, and the v1 example still accepts it
+    assert verify_v1a(public_key, headers, request.body)
+    assert readme["verify_standard_webhook"](SECRET, headers, request.body)
+    assert not verify_v1a(public_key, headers, request.body + b" ")
+    assert not verify_v1a(
+        public_key, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 3600)}, request.body
+    )
+
+    # and after a key rotation both the old and the new public key verify
+    new_key = profile_signing_key_rotate(profile=profile)
+    rotated, _ = send_one(account, receiver, {"a": 2})
+    assert verify_v1a(public_key, _lower(rotated.headers), rotated.body)
+    assert verify_v1a(new_key, _lower(rotated.headers), rotated.body)
+
+
+def test_the_readme_v1a_verifier_accepts_a_get_request_target(account, receiver, readme):
+    profile = profile_for(
+        account,
+        receiver,
+        http_method="GET",
+        sign_standard_webhooks=False,
+        sign_v1a=True,
+        signing_private_key=signing_key_generate(),
+    )
+    request, _ = send_one(account, receiver, {"a": 1})
+    assert readme["verify_v1a"](profile_public_keys(profile)[0], _lower(request.headers), request.path.encode())
 
 
 def test_the_readme_legacy_hash_check_accepts_our_items(account, receiver, readme):

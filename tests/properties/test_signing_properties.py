@@ -1,4 +1,5 @@
-"""Our Standard Webhooks signatures, checked by the specification's own reference verifier."""
+"""Our Standard Webhooks signatures, checked by the specification's own reference verifier (v1) and by
+libsodium (v1a)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from callbacks.delivery.render.signing import SECRET_PREFIX, signing_secret_generate, standard_signature
+from callbacks.delivery.render.signing import (
+    SECRET_PREFIX,
+    asymmetric_signatures,
+    public_key_of,
+    signing_key_generate,
+    signing_key_load,
+    signing_secret_generate,
+    standard_signature,
+)
 
 secrets = st.binary(min_size=16, max_size=64).map(lambda raw: SECRET_PREFIX + base64.b64encode(raw).decode())
 message_ids = st.uuids().map(str) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=64)
@@ -82,3 +93,24 @@ def test_generated_secrets_have_the_whsec_form_and_enough_entropy():
     for secret in generated:
         assert secret.startswith(SECRET_PREFIX)
         assert len(base64.b64decode(secret.removeprefix(SECRET_PREFIX))) >= 24
+
+
+@settings(max_examples=100, deadline=None)
+@given(message_id=message_ids, body=bodies, key_count=st.integers(min_value=1, max_value=3))
+def test_libsodium_verifies_each_v1a_signature_we_make_and_only_for_its_content(message_id, body, key_count):
+    # given a header signed with one to three ed25519 keys (a rotation), checked by libsodium (PyNaCl)
+    private_keys = [signing_key_generate() for _ in range(key_count)]
+    timestamp = int(time.time())
+    header = asymmetric_signatures(
+        keys=[signing_key_load(key) for key in private_keys], message_id=message_id, timestamp=timestamp, body=body
+    )
+    entries = header.split(" ")
+    assert [entry.partition(",")[0] for entry in entries] == ["v1a"] * key_count
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    for private_key, entry in zip(private_keys, entries, strict=True):
+        verify_key = VerifyKey(base64.b64decode(public_key_of(private_key).removeprefix("whpk_")))
+        signature = base64.b64decode(entry.partition(",")[2])
+        # then each verifies with its key's public key, and not once the body changes
+        verify_key.verify(signed, signature)
+        with pytest.raises(BadSignatureError):
+            verify_key.verify(signed + b" ", signature)

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from callbacks.delivery.render import encryption, signing, templating
 from callbacks.models import CallbackProfile
 from callbacks.redaction import headers_redact, url_redact
@@ -92,6 +94,8 @@ class ProfileSnapshot:
     retry_schedule_s: tuple[float, ...]
     max_in_flight: int
     url_has_placeholders: bool
+    # v1a: ed25519 private keys with when each stops signing (None: the current one).
+    signing_keys: tuple[tuple[Ed25519PrivateKey, float | None], ...] = ()
 
     @classmethod
     def from_profile(cls, profile: CallbackProfile) -> ProfileSnapshot:
@@ -137,6 +141,7 @@ class ProfileSnapshot:
             retry_schedule_s=tuple(float(delay) for delay in profile.retry_schedule),
             max_in_flight=max(1, profile.max_in_flight or 1),
             url_has_placeholders=bool(templating.template_placeholders(profile.url)),
+            signing_keys=_signing_keys(profile),
         )
 
     @property
@@ -148,6 +153,18 @@ class ProfileSnapshot:
         """The signing secrets in use: the current one, and each retired one until it expires."""
         retired = tuple(secret for secret, expires in self.retired_secrets if expires is None or now_s < expires)
         return (*self.signing_secrets, *retired)
+
+    def keys_at(self, now_s: float) -> tuple[Ed25519PrivateKey, ...]:
+        """The v1a signing keys in use: the current one, and each retired one until it expires."""
+        return tuple(key for key, expires in self.signing_keys if expires is None or now_s < expires)
+
+
+def _signing_keys(profile: CallbackProfile) -> tuple[tuple[Ed25519PrivateKey, float | None], ...]:
+    if not (profile.sign_v1a and profile.signing_private_key):
+        return ()
+    retired = [(key, expires) for key, expires in signing.retired_signing_keys(profile)]
+    stored: list[tuple[str, float | None]] = [(profile.signing_private_key, None), *retired]
+    return tuple((signing.signing_key_load(key), expires) for key, expires in stored)
 
 
 def timestamp_text(moment: datetime) -> str:
@@ -286,11 +303,18 @@ def request_render(
     # webhook-id and webhook-timestamp go out signed or not, so any receiver can deduplicate.
     headers["webhook-id"] = webhook_id
     headers["webhook-timestamp"] = str(int(now_s))
-    secrets = snapshot.secrets_at(now_s)
+    secrets, keys = snapshot.secrets_at(now_s), snapshot.keys_at(now_s)
+    signatures = []
     if secrets:
-        headers["webhook-signature"] = signing.standard_signatures(
-            secrets=secrets, message_id=webhook_id, timestamp=int(now_s), body=signed
+        signatures.append(
+            signing.standard_signatures(secrets=secrets, message_id=webhook_id, timestamp=int(now_s), body=signed)
         )
+    if keys:
+        signatures.append(
+            signing.asymmetric_signatures(keys=keys, message_id=webhook_id, timestamp=int(now_s), body=signed)
+        )
+    if signatures:
+        headers["webhook-signature"] = " ".join(signatures)
     return RenderedRequest(
         method=snapshot.method,
         url=url,
