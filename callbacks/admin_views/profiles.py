@@ -63,6 +63,7 @@ FIELDSETS = (
             "fields": [
                 "response_contract",
                 ("batch_max_size", "batch_max_wait_ms"),
+                ("ordering", "ordering_key_path"),
                 ("connect_timeout_s", "response_timeout_s"),
                 "retry_schedule_s",
                 "max_in_flight",

@@ -3,8 +3,9 @@
 Work is claimed, not assigned: one UPDATE … RETURNING moves `next_attempt_at` to the end of the
 lease, so a claimed row is due again only if its worker dies. PostgreSQL skips rows other workers
 have locked; SQLite serialises writers. Each round is shared between the accounts with due work, so
-one account's backlog costs another at most one round. The state is written as a literal so SQLite
-uses the partial indexes.
+one account's backlog costs another at most one round. A delivery of a profile with per-key ordering
+waits while an earlier one of its key is unfinished (`ordering`). The state is written as a literal so
+SQLite uses the partial indexes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from callbacks import metrics
-from callbacks.delivery import sql
+from callbacks.delivery import ordering, sql
 from callbacks.delivery.record.writes import (
     ATTEMPT_COLUMNS,
     LEASE_EXPIRED_ERROR_CLASS,
@@ -60,7 +61,7 @@ def _accounts_statement(excluded: int) -> str:
         f" (SELECT MIN(d.next_attempt_at) FROM {table} d WHERE d.state = 'pending' AND d.account_id = p.account_id"
         " AND d.next_attempt_at <= %s) AS oldest_due,"
         f" (SELECT COUNT(*) FROM (SELECT 1 FROM {table} d WHERE d.state = 'pending' AND d.account_id = p.account_id"
-        f" AND d.next_attempt_at <= %s{skip} LIMIT %s) AS capped) AS due"
+        f" AND d.next_attempt_at <= %s{skip} AND {ordering.claimable_sql('d')} LIMIT %s) AS capped) AS due"
         " FROM pending_accounts p WHERE p.account_id IS NOT NULL) AS accounts"
         " WHERE due > 0 ORDER BY oldest_due LIMIT %s"
     )
@@ -70,16 +71,17 @@ def _fetch_statement(accounts: int, excluded: int) -> str:
     """Each account's share of the round, earliest due first within the account."""
     table = Delivery._meta.db_table
     skip = _skip_clause(excluded)
+    claimable = ordering.claimable_sql("c")
     if sql.is_postgresql():
         return (
             "SELECT d.id, d.profile_id, d.next_attempt_at, d.account_id, d.leased_by FROM unnest(%s::uuid[], %s::int[]) AS share(account_id, take)"  # noqa: S608
-            f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"
+            f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table} c"
             " WHERE state = 'pending' AND account_id = share.account_id AND next_attempt_at <= %s"
-            f"{skip} ORDER BY next_attempt_at LIMIT share.take FOR UPDATE SKIP LOCKED) AS d"
+            f"{skip} AND {claimable} ORDER BY next_attempt_at LIMIT share.take FOR UPDATE OF c SKIP LOCKED) AS d"
         )
     one = (
-        f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"  # noqa: S608
-        f" WHERE state = 'pending' AND account_id = %s AND next_attempt_at <= %s{skip}"
+        f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table} c"  # noqa: S608
+        f" WHERE state = 'pending' AND account_id = %s AND next_attempt_at <= %s{skip} AND {claimable}"
         " ORDER BY next_attempt_at LIMIT %s)"
     )
     return " UNION ALL ".join([one] * accounts)

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from callbacks import event_types
+from callbacks.delivery import ordering
 from callbacks.delivery.render.templating import (
     example_contexts,
     placeholders_unresolved,
@@ -238,6 +239,21 @@ def _choice(values: dict, field: str, choices: type, errors: _Errors, *, upper: 
     return value
 
 
+def _ordering_check(cleaned: dict, errors: _Errors) -> None:
+    path = cleaned["ordering_key_path"]
+    problem = ordering.path_problem(path)
+    if problem:
+        errors.add("ordering_key_path", problem)
+    elif cleaned["ordering"] == CallbackProfile.Ordering.PER_KEY and not path:
+        keyless = [code for code in cleaned["event_types"] or () if not event_types.ordering_key_of(code)]
+        if keyless and len(keyless) == len(cleaned["event_types"]):
+            errors.add(
+                "ordering_key_path",
+                f"None of the subscribed event types has a default key ({', '.join(keyless)}): name the path of "
+                "the key in the event data, e.g. order.id.",
+            )
+
+
 def _template_and_url_check(cleaned: dict, errors: _Errors) -> None:
     contexts = example_contexts(cleaned["event_types"])
     unresolved = placeholders_unresolved(text=cleaned["url"], contexts=contexts)
@@ -354,6 +370,8 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     cleaned["batch_max_size"] = _integer(values, "batch_max_size", BATCH_SIZE_RANGE, errors)
     cleaned["batch_max_wait_ms"] = _integer(values, "batch_max_wait_ms", BATCH_WAIT_MS_RANGE, errors)
     cleaned["response_contract"] = _choice(values, "response_contract", CallbackProfile.ResponseContract, errors)
+    cleaned["ordering"] = _choice(values, "ordering", CallbackProfile.Ordering, errors)
+    cleaned["ordering_key_path"] = _text(values, "ordering_key_path").strip()
     cleaned["connect_timeout_s"] = _seconds(values, "connect_timeout_s", CONNECT_TIMEOUT_S_MAX, errors)
     cleaned["response_timeout_s"] = _seconds(values, "response_timeout_s", RESPONSE_TIMEOUT_S_MAX, errors)
     cleaned["retry_schedule_s"] = retry_schedule_clean(values.get("retry_schedule_s"), errors)
@@ -362,6 +380,7 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
         values.get("failure_notice_emails"), "failure_notice_emails", errors
     )
     cleaned["event_types"] = event_type_codes_clean(values.get("event_types"), errors)
+    _ordering_check(cleaned, errors)
     _template_and_url_check(cleaned, errors)
     errors.raise_if_any()
     return cleaned

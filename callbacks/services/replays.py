@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_q.tasks import async_task
 
 from callbacks import clock
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
 REPLAY_JOB_TASK = "callbacks.tasks.replay_job_run"
+CREATED_ORDER = ("created_at", "event_id", "pk")  # the order per-key ordering follows
 REPLAY_CHUNK_ROWS = 500  # one short write transaction each: producers and the engine get their turn between
 
 
@@ -113,17 +115,31 @@ def deliveries_replay(
     return ReplayOutcome(count=replayed, limit=limit)
 
 
+def _after(delivery_id: Any) -> Q:
+    """The deliveries after this one in created order (all of them but those up to it, if it is gone)."""
+    cursor = Delivery.objects.filter(pk=delivery_id).values("created_at", "event_id").first()
+    if cursor is None:
+        return Q(pk__gt=delivery_id)
+    created_at, event_id = cursor["created_at"], cursor["event_id"]
+    return (
+        Q(created_at__gt=created_at)
+        | Q(created_at=created_at, event_id__gt=event_id)
+        | Q(created_at=created_at, event_id=event_id, pk__gt=delivery_id)
+    )
+
+
 def replay_job_run(*, job: ReplayJob) -> ReplayJob:
-    """Queue a job's deliveries again, REPLAY_CHUNK_ROWS per transaction in id order, recording how far it
-    got after each: a job that stops midway resumes where it was."""
+    """Queue a job's deliveries again, REPLAY_CHUNK_ROWS per transaction in created order (per-key
+    ordering sends each key's in that order), recording how far it got after each: a job that stops
+    midway resumes where it was."""
     ReplayJob.objects.filter(pk=job.pk).update(status=ReplayJob.Status.RUNNING, started_at=clock.now())
     rows = replay_selection(account=job.account, profile=job.profile, since=job.since, until=job.until, state=job.state)
     cursor = job.last_delivery_id
     try:
         while True:
-            chunk = rows.order_by("pk")
+            chunk = rows.order_by(*CREATED_ORDER)
             if cursor is not None:
-                chunk = chunk.filter(pk__gt=cursor)
+                chunk = chunk.filter(_after(cursor))
             ids = list(chunk.values_list("pk", flat=True)[:REPLAY_CHUNK_ROWS])
             if not ids:
                 break
