@@ -152,6 +152,8 @@ class Recorder:
         self.tallies: dict[Any, health.HealthTally] = {}
         self.gone: dict[Any, str] = {}
         self.failures: list[tuple[Any, Any, str]] = []  # delivery id, attempt id, failure class
+        # A delivery of a per-key profile settled: the next of its key can go once this is written.
+        self.frees_keys = False
 
     @property
     def size(self) -> int:
@@ -226,6 +228,8 @@ class Recorder:
                 )
             )
             failed_for_good = state == Delivery.State.FAILED
+            if completed_at is not None and snapshot.ordered_per_key:
+                self.frees_keys = True
             self.stats.add(
                 account_id=row.account_id,
                 profile_id=row.profile_id,
