@@ -59,8 +59,8 @@ def earlier_unfinished_sql(alias: str) -> str:
     return (
         f"EXISTS (SELECT 1 FROM {table} e WHERE e.profile_id = {alias}.profile_id"  # noqa: S608
         f" AND e.ordering_key = {alias}.ordering_key AND e.state IN {UNFINISHED_STATES_SQL}"
-        f" AND (e.created_at < {alias}.created_at"
-        f" OR (e.created_at = {alias}.created_at AND e.event_id < {alias}.event_id)))"
+        # A row comparison, so the index range stops at this row: the head of a long key probes one entry.
+        f" AND (e.created_at, e.event_id) < ({alias}.created_at, {alias}.event_id))"
     )
 
 
