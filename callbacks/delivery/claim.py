@@ -131,7 +131,7 @@ def _lease_statement(count: int) -> str:
         # A lease that ran out: its worker died with the request perhaps sent, an attempt of unknown outcome.
         " attempt_count = attempt_count + CASE WHEN leased_by <> '' THEN 1 ELSE 0 END"
         f" WHERE id IN ({sql.placeholders(count)})"
-        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at"
+        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at, ordering_key"
     )
 
 
@@ -164,6 +164,9 @@ def deliveries_claim(
         expired = {str(row[0]) for row in due if row[4]}  # leased before: its lease ran out
         if expired:
             _unknown_attempts_record([row for row in fetched if str(row[0]) in expired], now=now)
+        heads = [(row[2], row[7]) for row in fetched if row[7] is not None]
+        if heads:  # the first of each key: the rest of its key waits, out of the claims' way
+            ordering.waiting_park(heads=heads, until_param=lease_end, now_param=sql.datetime_param(now))
     due_rank = {str(row[0]): (rank, row[2]) for rank, row in enumerate(due)}
     fetched.sort(key=lambda row: due_rank[str(row[0])][0])
     return [
@@ -177,6 +180,7 @@ def deliveries_claim(
             attempt_count=row[5],
             created_at=sql.datetime_value(row[6]),
             due_at_param=due_rank[str(row[0])][1],
+            ordering_key=row[7],
         )
         for row in fetched
     ]

@@ -5,16 +5,24 @@ key). The claim takes a keyed delivery only when no earlier delivery (created fi
 instant, the earlier event) of the same profile and key is unfinished: pending (due, waiting for a
 retry, or leased to a worker, even one that died) or held. The rule lives in the claim's SQL, so it
 holds across workers and clusters.
+
+So that a claim does not step over the same waiting rows round after round, a claim that takes the
+first of a key moves that key's due waiting deliveries to the end of its lease (`waiting_park`), and
+settling a delivery makes the next of its key due at once (`next_release`). Both only move times: the
+order is the claim's rule alone, and a release that is missed costs at most one lease of waiting.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import orjson
+from django.db import connection
 
 from callbacks import event_types
+from callbacks.delivery import sql
 from callbacks.models import Delivery
 
 KEY_MAX_CHARS = 200  # longer values are cut: two keys that share their first 200 characters wait for each other
@@ -67,3 +75,36 @@ def earlier_unfinished_sql(alias: str) -> str:
 def claimable_sql(alias: str) -> str:
     """The claim's condition: not keyed, or first of its key among the unfinished."""
     return f"({alias}.ordering_key IS NULL OR NOT {earlier_unfinished_sql(alias)})"
+
+
+def _unfinished_of_key() -> str:
+    """The unfinished deliveries of one profile and key (parameters: profile id, key), by the partial index."""
+    return (
+        f"SELECT e.id FROM {Delivery._meta.db_table} e WHERE e.profile_id = %s AND e.ordering_key = %s"  # noqa: S608
+        f" AND e.state IN {UNFINISHED_STATES_SQL}"
+    )
+
+
+def waiting_park(*, heads: list[tuple[Any, str]], until_param: Any, now_param: Any) -> None:
+    """Move the due, unleased pending deliveries of these (profile id, key) pairs, whose first was just
+    claimed, to `until` (its lease's end), out of the way of the claims until then."""
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET next_attempt_at = %s WHERE id IN ({_unfinished_of_key()}"  # noqa: S608
+            " AND e.state = 'pending' AND e.leased_by = '' AND e.next_attempt_at <= %s)",
+            [(until_param, profile_id, key, now_param) for profile_id, key in dict.fromkeys(heads)],
+        )
+
+
+def next_release(*, keys: list[tuple[Any, str]], now: datetime) -> None:
+    """Make the first unfinished delivery of each (profile id, key) due now, if it waits unleased."""
+    table = Delivery._meta.db_table
+    now_param = sql.datetime_param(now)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET next_attempt_at = %s WHERE id = ({_unfinished_of_key()}"  # noqa: S608
+            " ORDER BY e.created_at, e.event_id LIMIT 1)"
+            " AND state = 'pending' AND leased_by = '' AND next_attempt_at > %s",
+            [(now_param, profile_id, key, now_param) for profile_id, key in dict.fromkeys(keys)],
+        )

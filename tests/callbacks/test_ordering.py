@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -18,7 +19,7 @@ from callbacks import clock, event_types
 from callbacks.delivery.claim import deliveries_claim
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
-from callbacks.services.deliveries import delivery_retry
+from callbacks.services.deliveries import delivery_cancel, delivery_retry
 from callbacks.services.events import events_emit
 from callbacks.services.replays import deliveries_replay
 from tests.callbacks.engine_helpers import ROOT, emit, profile_for, worker_run
@@ -161,6 +162,31 @@ def test_a_lease_of_a_worker_that_died_keeps_its_key_blocked_until_it_ends(accou
     clock.advance(seconds=LEASE_S + 1)
     assert _claimed_seqs("worker-b") == {("m1", 0), ("m2", 0)}
     assert _claimed_seqs("worker-c") == set()
+
+
+@pytest.mark.django_db
+def test_waiting_deliveries_leave_the_claims_way_and_the_next_goes_when_one_settles(account, receiver):
+    # given a per-key profile with three events of one key
+    profile_for(account, receiver, ordering=PER_KEY_ORDERING)
+    events = [emit(account, {"message_id": "m5", "seq": seq}) for seq in range(3)]
+    deliveries = [Delivery.objects.get(event=event) for event in events]
+    # when the first is claimed, the two behind it are moved to the end of its lease
+    claimed = deliveries_claim(worker_id="worker-a", limit=50, now=clock.now(), lease_s=LEASE_S)
+    assert [row.id for row in claimed] == [deliveries[0].pk]
+    for waiting in deliveries[1:]:
+        waiting.refresh_from_db()
+        assert waiting.next_attempt_at > clock.now() + timedelta(seconds=LEASE_S - 5)
+    # and when it is delivered (by a worker taking it again after the lease), the second is due at once
+    clock.advance(seconds=LEASE_S + 1)
+    assert dispatch_batch(worker_id="worker-b") == 1
+    second, third = (Delivery.objects.get(pk=delivery.pk) for delivery in deliveries[1:])
+    assert second.next_attempt_at <= clock.now() < third.next_attempt_at
+    # and cancelling the second by hand lets the third go at once
+    delivery_cancel(delivery=second)
+    third.refresh_from_db()
+    assert third.next_attempt_at <= clock.now()
+    assert dispatch_batch(worker_id="worker-b") == 1
+    assert [request.json()["data"]["seq"] for request in receiver.requests] == [0, 2]
 
 
 @pytest.mark.django_db

@@ -92,7 +92,6 @@ class ProfileSnapshot:
     retry_schedule_s: tuple[float, ...]
     max_in_flight: int
     url_has_placeholders: bool
-    ordered_per_key: bool = False
 
     @classmethod
     def from_profile(cls, profile: CallbackProfile) -> ProfileSnapshot:
@@ -139,7 +138,6 @@ class ProfileSnapshot:
             retry_schedule_s=tuple(float(delay) for delay in profile.retry_schedule),
             max_in_flight=max(1, profile.max_in_flight or 1),
             url_has_placeholders=bool(templating.template_placeholders(profile.url)),
-            ordered_per_key=profile.ordering == CallbackProfile.Ordering.PER_KEY,
         )
 
     def secrets_at(self, now_s: float) -> tuple[str, ...]:
