@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from bench.harness import ThrowawayDatabase
 from callbacks import clock, event_types
+from callbacks.delivery import ordering
 from callbacks.delivery.claim import deliveries_claim
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
@@ -165,8 +166,9 @@ def test_a_lease_of_a_worker_that_died_keeps_its_key_blocked_until_it_ends(accou
 
 
 @pytest.mark.django_db
-def test_waiting_deliveries_leave_the_claims_way_and_the_next_goes_when_one_settles(account, receiver):
-    # given a per-key profile with three events of one key
+def test_waiting_deliveries_leave_the_claims_way_and_the_next_goes_when_one_settles(account, receiver, monkeypatch):
+    # given a per-key profile with three events of one key, two waiting counting as a deep backlog
+    monkeypatch.setattr(ordering, "PARK_MIN_WAITING", 2)
     profile_for(account, receiver, ordering=PER_KEY_ORDERING)
     events = [emit(account, {"message_id": "m5", "seq": seq}) for seq in range(3)]
     deliveries = [Delivery.objects.get(event=event) for event in events]
@@ -187,6 +189,15 @@ def test_waiting_deliveries_leave_the_claims_way_and_the_next_goes_when_one_sett
     assert third.next_attempt_at <= clock.now()
     assert dispatch_batch(worker_id="worker-b") == 1
     assert [request.json()["data"]["seq"] for request in receiver.requests] == [0, 2]
+
+
+@pytest.mark.django_db
+def test_a_shallow_key_stays_due_behind_its_first(account, monkeypatch):
+    monkeypatch.setattr(ordering, "PARK_MIN_WAITING", 3)
+    profile_for(account, None, ordering=PER_KEY_ORDERING)
+    events = [emit(account, {"message_id": "m6", "seq": seq}) for seq in range(3)]
+    assert _claimed_seqs("worker-a") == {("m6", 0)}
+    assert all(d.next_attempt_at <= clock.now() for d in Delivery.objects.exclude(event=events[0]))
 
 
 @pytest.mark.django_db
