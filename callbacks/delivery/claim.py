@@ -164,9 +164,6 @@ def deliveries_claim(
         expired = {str(row[0]) for row in due if row[4]}  # leased before: its lease ran out
         if expired:
             _unknown_attempts_record([row for row in fetched if str(row[0]) in expired], now=now)
-        heads = [(row[2], row[7]) for row in fetched if row[7] is not None]
-        if heads:  # the first of each key: the rest of its key waits, out of the claims' way
-            ordering.waiting_park(heads=heads, until_param=lease_end, now_param=sql.datetime_param(now))
     due_rank = {str(row[0]): (rank, row[2]) for rank, row in enumerate(due)}
     fetched.sort(key=lambda row: due_rank[str(row[0])][0])
     return [

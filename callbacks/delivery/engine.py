@@ -105,7 +105,7 @@ class Dispatcher:
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
         with transaction.atomic():
             sql.dispatcher_transaction_settings()
-            if self.recorder.settled_keys:
+            if self.recorder.frees_keys:
                 # First, so the next delivery of a key just settled is claimed in this round, not the next.
                 self.recorder.flush(announce=False)
             self._park_slow(saturated, now)

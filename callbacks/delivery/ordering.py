@@ -5,24 +5,16 @@ key). The claim takes a keyed delivery only when no earlier delivery (created fi
 instant, the earlier event) of the same profile and key is unfinished: pending (due, waiting for a
 retry, or leased to a worker, even one that died) or held. The rule lives in the claim's SQL, so it
 holds across workers and clusters.
-
-So that a claim does not step over the same waiting rows round after round, a claim that takes the
-first of a key with a deep backlog moves its due waiting deliveries to the end of its lease (`waiting_park`), and
-settling a delivery makes the next of its key due at once (`next_release`). Both only move times: the
-order is the claim's rule alone, and a release that is missed costs at most one lease of waiting.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import connection
 
 from callbacks import event_types
-from callbacks.delivery import sql
 from callbacks.models import Delivery
 
 KEY_MAX_CHARS = 200  # longer values are cut: two keys that share their first 200 characters wait for each other
@@ -76,64 +68,3 @@ def earlier_unfinished_sql(alias: str) -> str:
 def claimable_sql(alias: str) -> str:
     """The claim's condition: not keyed, or first of its key among the unfinished."""
     return f"({alias}.ordering_key IS NULL OR NOT {earlier_unfinished_sql(alias)})"
-
-
-def _unfinished_of_key(profile: str = "%s", key: str = "%s") -> str:
-    """The unfinished deliveries of one profile and key, by the partial index."""
-    return (
-        f"SELECT e.id FROM {Delivery._meta.db_table} e WHERE e.profile_id = {profile} AND e.ordering_key = {key}"  # noqa: S608
-        f" AND e.state IN {UNFINISHED_STATES_SQL}"
-    )
-
-
-def _pairs(pairs: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
-    return list(dict.fromkeys(pairs))
-
-
-# PostgreSQL: one statement for all the keys (arrays), not one a key.
-_KEYS_SET = "unnest(%s::uuid[], %s::text[]) AS k(profile_id, ordering_key)"
-
-
-def waiting_park(*, heads: list[tuple[Any, str]], until_param: Any, now_param: Any) -> None:
-    """Move the due, unleased pending deliveries of these (profile id, key) pairs, whose first was just
-    claimed, to `until` (its lease's end), out of the way of the claims until then: only for keys with at
-    least PARK_MIN_WAITING of them, as stepping over a few costs less than writing them twice more."""
-    table = Delivery._meta.db_table
-    pairs = _pairs(heads)
-    waiting = " AND e.state = 'pending' AND e.leased_by = '' AND e.next_attempt_at <= %s"
-    with connection.cursor() as cursor:
-        if sql.is_postgresql():
-            cursor.execute(
-                f"UPDATE {table} SET next_attempt_at = %s FROM {_KEYS_SET} WHERE {table}.id IN"  # noqa: S608
-                f" ({_unfinished_of_key('k.profile_id', 'k.ordering_key')}{waiting}) AND EXISTS"
-                f" (SELECT 1 FROM ({_unfinished_of_key('k.profile_id', 'k.ordering_key')}{waiting}"
-                " LIMIT 1 OFFSET %s) AS deep)",
-                [until_param, [p for p, _ in pairs], [k for _, k in pairs], now_param, now_param, PARK_MIN_WAITING - 1],
-            )
-            return
-        cursor.executemany(
-            f"UPDATE {table} SET next_attempt_at = %s WHERE id IN ({_unfinished_of_key()}{waiting})"  # noqa: S608
-            f" AND EXISTS (SELECT 1 FROM ({_unfinished_of_key()}{waiting} LIMIT 1 OFFSET %s) AS deep)",
-            [(until_param, p, k, now_param, p, k, now_param, PARK_MIN_WAITING - 1) for p, k in pairs],
-        )
-
-
-def next_release(*, keys: list[tuple[Any, str]], now: datetime) -> None:
-    """Make the first unfinished delivery of each (profile id, key) due now, if it waits unleased."""
-    table = Delivery._meta.db_table
-    now_param = sql.datetime_param(now)
-    pairs = _pairs(keys)
-    first = " ORDER BY e.created_at, e.event_id LIMIT 1)"
-    waiting = f" AND {table}.state = 'pending' AND {table}.leased_by = '' AND {table}.next_attempt_at > %s"
-    with connection.cursor() as cursor:
-        if sql.is_postgresql():
-            cursor.execute(
-                f"UPDATE {table} SET next_attempt_at = %s FROM {_KEYS_SET} WHERE {table}.id ="  # noqa: S608
-                f" ({_unfinished_of_key('k.profile_id', 'k.ordering_key')}{first}{waiting}",
-                [now_param, [p for p, _ in pairs], [k for _, k in pairs], now_param],
-            )
-            return
-        cursor.executemany(
-            f"UPDATE {table} SET next_attempt_at = %s WHERE id = ({_unfinished_of_key()}{first}{waiting}",  # noqa: S608
-            [(now_param, p, k, now_param) for p, k in pairs],
-        )

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import Q
 
 from callbacks import clock, metrics
-from callbacks.delivery import ordering, sql
 from callbacks.delivery.wake import wake_request_on_commit
 from callbacks.models import CallbackProfile, Delivery
 
@@ -65,8 +64,6 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
     )
     if not changed:
         raise ValidationError({"state": "Only a pending or held delivery that is not being sent can be cancelled."})
-    if delivery.ordering_key is not None:  # per-key ordering: the next of its key goes now
-        ordering.next_release(keys=[(sql.uuid_param(delivery.profile_id), delivery.ordering_key)], now=now)
     metrics.deliveries_finished.labels(outcome=Delivery.State.CANCELLED).inc()
     delivery.refresh_from_db()
     return delivery

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -16,7 +15,6 @@ from django.urls import reverse
 
 from bench.harness import ThrowawayDatabase
 from callbacks import clock, event_types
-from callbacks.delivery import ordering
 from callbacks.delivery.claim import deliveries_claim
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import CallbackProfile, Delivery
@@ -166,38 +164,13 @@ def test_a_lease_of_a_worker_that_died_keeps_its_key_blocked_until_it_ends(accou
 
 
 @pytest.mark.django_db
-def test_waiting_deliveries_leave_the_claims_way_and_the_next_goes_when_one_settles(account, receiver, monkeypatch):
-    # given a per-key profile with three events of one key, two waiting counting as a deep backlog
-    monkeypatch.setattr(ordering, "PARK_MIN_WAITING", 2)
+def test_a_delivery_cancelled_by_hand_lets_the_next_of_its_key_go(account, receiver):
     profile_for(account, receiver, ordering=PER_KEY_ORDERING)
     events = [emit(account, {"message_id": "m5", "seq": seq}) for seq in range(3)]
-    deliveries = [Delivery.objects.get(event=event) for event in events]
-    # when the first is claimed, the two behind it are moved to the end of its lease
-    claimed = deliveries_claim(worker_id="worker-a", limit=50, now=clock.now(), lease_s=LEASE_S)
-    assert [row.id for row in claimed] == [deliveries[0].pk]
-    for waiting in deliveries[1:]:
-        waiting.refresh_from_db()
-        assert waiting.next_attempt_at > clock.now() + timedelta(seconds=LEASE_S - 5)
-    # and when it is delivered (by a worker taking it again after the lease), the second is due at once
+    delivery_cancel(delivery=Delivery.objects.get(event=events[0]))
+    assert _claimed_seqs("worker-a") == {("m5", 1)}
     clock.advance(seconds=LEASE_S + 1)
-    assert dispatch_batch(worker_id="worker-b") == 1
-    second, third = (Delivery.objects.get(pk=delivery.pk) for delivery in deliveries[1:])
-    assert second.next_attempt_at <= clock.now() < third.next_attempt_at
-    # and cancelling the second by hand lets the third go at once
-    delivery_cancel(delivery=second)
-    third.refresh_from_db()
-    assert third.next_attempt_at <= clock.now()
-    assert dispatch_batch(worker_id="worker-b") == 1
-    assert [request.json()["data"]["seq"] for request in receiver.requests] == [0, 2]
-
-
-@pytest.mark.django_db
-def test_a_shallow_key_stays_due_behind_its_first(account, monkeypatch):
-    monkeypatch.setattr(ordering, "PARK_MIN_WAITING", 3)
-    profile_for(account, None, ordering=PER_KEY_ORDERING)
-    events = [emit(account, {"message_id": "m6", "seq": seq}) for seq in range(3)]
-    assert _claimed_seqs("worker-a") == {("m6", 0)}
-    assert all(d.next_attempt_at <= clock.now() for d in Delivery.objects.exclude(event=events[0]))
+    assert _send_all(receiver) == [1, 2]
 
 
 @pytest.mark.django_db

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from callbacks import clock, metrics, signals
-from callbacks.delivery import ordering, sql
+from callbacks.delivery import sql
 from callbacks.delivery.ids import uuid4_fast
 from callbacks.delivery.record import health, outcomes
 from callbacks.delivery.record.stats import StatsBuffer
@@ -153,8 +153,8 @@ class Recorder:
         self.tallies: dict[Any, health.HealthTally] = {}
         self.gone: dict[Any, str] = {}
         self.failures: list[tuple[Any, Any, str]] = []  # delivery id, attempt id, failure class
-        # Deliveries of per-key profiles settled: (profile id, key) whose next can go once this is written.
-        self.settled_keys: list[tuple[Any, str]] = []
+        # A delivery of a per-key profile settled: the next of its key can go once this is written.
+        self.frees_keys = False
 
     @property
     def size(self) -> int:
@@ -230,7 +230,7 @@ class Recorder:
             )
             failed_for_good = state == Delivery.State.FAILED
             if completed_at is not None and row.ordering_key is not None:
-                self.settled_keys.append((sql.uuid_param(row.profile_id), row.ordering_key))
+                self.frees_keys = True
             self.stats.add(
                 account_id=row.account_id,
                 profile_id=row.profile_id,
@@ -305,7 +305,6 @@ class Recorder:
             return
         attempts, updates, deferrals, holds = self.attempts, self.updates, self.deferrals, self.holds
         stats, tallies, gone, failures = self.stats, self.tallies, self.gone, self.failures
-        settled_keys = self.settled_keys
         self._reset()
         now = clock.now()
         disabled: list[health.Disabled] = []
@@ -313,8 +312,6 @@ class Recorder:
             with transaction.atomic():
                 sql.dispatcher_transaction_settings()
                 _rows_write(attempts=attempts, outcomes=updates, releases=deferrals, holds=holds)
-                if settled_keys:
-                    ordering.next_release(keys=settled_keys, now=now)
                 stats.flush()
                 failing = health.health_apply(tallies)
                 for profile_id, reason in gone.items():
