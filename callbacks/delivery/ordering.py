@@ -20,8 +20,7 @@ from callbacks.models import Delivery
 KEY_MAX_CHARS = 200  # longer values are cut: two keys that share their first 200 characters wait for each other
 PATH_MAX_CHARS = 200
 PATH_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
-UNFINISHED_STATES_SQL = "('pending', 'held')"
-PARK_MIN_WAITING = 50  # a key with this many due deliveries waiting has them moved out of the claims' way  # as the partial index `delivery_key_unfinished` spells it
+UNFINISHED_STATES_SQL = "('pending', 'held')"  # as the partial index `delivery_key_unfinished` spells it
 
 
 def key_path(*, profile_path: str, event_type: str) -> str:
