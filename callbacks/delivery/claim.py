@@ -47,7 +47,9 @@ def _accounts_statement(excluded: int) -> str:
     """Accounts with due work, oldest due first, each with its due rows counted up to the limit.
 
     A skip scan of the partial index `delivery_due_by_account`: one probe per account with pending
-    rows, never a walk over one account's backlog (its count stops at the limit)."""
+    rows, never a walk over one account's backlog (its count stops at the limit). Deliveries waiting for
+    an earlier one of their key count too: testing each here as well doubled the claim's cost for a
+    per-key backlog, and a share an account cannot fill only leaves that round short."""
     table = Delivery._meta.db_table
     skip = _skip_clause(excluded)
     return (
@@ -61,7 +63,7 @@ def _accounts_statement(excluded: int) -> str:
         f" (SELECT MIN(d.next_attempt_at) FROM {table} d WHERE d.state = 'pending' AND d.account_id = p.account_id"
         " AND d.next_attempt_at <= %s) AS oldest_due,"
         f" (SELECT COUNT(*) FROM (SELECT 1 FROM {table} d WHERE d.state = 'pending' AND d.account_id = p.account_id"
-        f" AND d.next_attempt_at <= %s{skip} AND {ordering.claimable_sql('d')} LIMIT %s) AS capped) AS due"
+        f" AND d.next_attempt_at <= %s{skip} LIMIT %s) AS capped) AS due"
         " FROM pending_accounts p WHERE p.account_id IS NOT NULL) AS accounts"
         " WHERE due > 0 ORDER BY oldest_due LIMIT %s"
     )
