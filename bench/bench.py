@@ -40,6 +40,7 @@ ENGINE_SECTIONS = (
     "api",
     "noisy_neighbour",
     "mixed",
+    "ordering",
 )
 ALL_SECTIONS = ("raw", *ENGINE_SECTIONS, "reports")
 SECTION_TIME_LIMIT_S = 900
@@ -73,6 +74,8 @@ TARGETS = {
     ("mixed", "accepted_to_first_byte_p99_ms"): ("< 1 s", lambda value, raw: value is not None and value < 1000),
     ("mixed", "backlog_2s_after"): ("0", lambda value, raw: value == 0),
     ("mixed", "arrived_twice"): ("0", lambda value, raw: value == 0),
+    ("ordering", "per_key_out_of_order"): ("0", lambda value, raw: value == 0),
+    ("ordering", "per_key_percent_of_none"): ("≥ 50%", lambda value, raw: value >= 50),
 }
 
 
@@ -99,6 +102,8 @@ def section_arguments(section: str, n: int, receivers: dict) -> dict:
         "api": {"url": receivers["nginx"].url, "duration_s": API_SECONDS},
         # 1,000 events/s for 60 s at the default N = 20,000; 3 s per 1,000 of a smaller N (at least 5 s).
         "mixed": {**nginx, "rate_per_s": MIXED_RATE_PER_S, "duration_s": min(60, max(5, n * 3 // MIXED_RATE_PER_S))},
+        # 1,000 keys of 20 events each at the default N = 20,000; fewer keys when N is small.
+        "ordering": {"count": n, "url": scripted},
     }[section]
 
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,6 +31,7 @@ NGINX_BINARY = "/usr/sbin/nginx"
 REDIS_BINARY = "/usr/bin/redis-server"
 START_TIMEOUT_S = 10.0
 STATS_PATH = "/_stats"
+ORDERED_PATH = "/ordered/"
 RESET_PATH = "/_reset"
 HANG_S = 3600.0
 
@@ -141,7 +143,9 @@ class NginxReceiver:
 
 class ScriptedReceiver:
     """Our asyncio receiver as a child process. Paths: `/delay/<ms>`, `/hang`, `/drip/<bytes>/<ms>`,
-    `/big/<bytes>`, `/status/<code>`; anything else answers 200 after `default_delay_ms`."""
+    `/big/<bytes>`, `/status/<code>`, `/ordered/<percent>` (fails that share of first attempts, counts
+    events of a key that arrive before an earlier one was answered 2xx); anything else answers 200 after
+    `default_delay_ms`."""
 
     def __init__(self, *, default_delay_ms: int = 0, port: int | None = None) -> None:
         self.default_delay_ms = default_delay_ms
@@ -255,6 +259,11 @@ class Records:
         self.in_flight = 0
         self.max_in_flight = 0
         self.total = 0
+        # `/ordered/<percent>`: which events (`data.message_id`, `data.seq`) of each key have been answered
+        # 2xx, and how many arrived before an earlier one of their key had.
+        self.settled: dict[str, set[int]] = defaultdict(set)
+        self.out_of_order = 0
+        self.failed_first = 0
 
     def as_json(self) -> dict:
         return {
@@ -263,7 +272,26 @@ class Records:
             "max_in_flight_same_id": max(self.max_in_flight_by_id.values(), default=0),
             "paths": dict(self.paths),
             "arrivals": dict(self.arrivals),
+            "ordered": {
+                "keys": len(self.settled),
+                "out_of_order": self.out_of_order,
+                "failed_first": self.failed_first,
+            },
         }
+
+    def ordered_answer(self, webhook_id: str, body: bytes, fail_percent: int) -> int:
+        """The status for an `/ordered/<percent>` request: 500 for `fail_percent` % of first attempts (chosen
+        by the delivery id, so the same ones fail whatever the order), else 200; counts arrivals out of order."""
+        data = json.loads(body).get("data") or {}
+        key, seq = str(data.get("message_id")), int(data.get("seq", 0))
+        settled = self.settled[key]
+        if any(earlier not in settled for earlier in range(seq)):
+            self.out_of_order += 1
+        if len(self.arrivals[webhook_id]) == 1 and zlib.crc32(webhook_id.encode()) % 100 < fail_percent:
+            self.failed_first += 1
+            return 500
+        settled.add(seq)
+        return 200
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, body: bytes = b"ok") -> None:
@@ -316,8 +344,7 @@ async def _serve_connection(
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
             length = int(headers.get("content-length") or 0)
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
             if path == STATS_PATH:
                 await _answer(writer, 200, json.dumps(records.as_json()).encode())
                 continue
@@ -337,7 +364,10 @@ async def _serve_connection(
                     records.max_in_flight_by_id[webhook_id], records.in_flight_by_id[webhook_id]
                 )
             try:
-                await _behave(path, writer, default_delay_ms)
+                if path.startswith(ORDERED_PATH):
+                    await _answer(writer, records.ordered_answer(webhook_id, body, int(path.split("/")[2])))
+                else:
+                    await _behave(path, writer, default_delay_ms)
             finally:
                 records.in_flight -= 1
                 if webhook_id:

@@ -38,6 +38,7 @@ class EventTypeSpec:
     description: str
     example: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # what a person reads; the code stays beside it
+    ordering_key: str = ""  # the path in the data that per-key ordering follows by default ("": none)
 
 
 MESSAGE_STATUS = "message.status"
@@ -59,6 +60,8 @@ CALLBACK_PROFILE_DISABLED = "callback.profile_disabled"
 CALLBACK_PROFILE_RECOVERED = "callback.profile_recovered"
 CALLBACK_TEST = "callback.test"
 
+MESSAGE_KEY = "message_id"  # what ties the events of one message (or one OTP) together
+
 _MESSAGE = {
     "message_id": "msg_01JD6Z8Q2V7M3K",
     "channel": "sms",
@@ -76,6 +79,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         "A message changed status: sent, delivered, failed or read.",
         {**_MESSAGE, "status": "delivered", "status_at": "2026-11-23T09:30:12Z", "error_code": None},
         label="Message status changed",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         MESSAGE_RESPONSE,
@@ -83,6 +87,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         "The carrier or app answered a message we sent (accepted or rejected, with its reason).",
         {**_MESSAGE, "response_code": "0", "response_text": "Accepted", "segments": 1, "price_usd": "0.0075"},
         label="Message answered by the carrier",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         MESSAGE_INBOUND,
@@ -97,6 +102,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "received_at": "2026-11-23T09:31:00Z",
         },
         label="Message received (upstream)",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         OTP_SENT,
@@ -110,6 +116,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "sent_at": "2026-11-23T09:32:00Z",
         },
         label="OTP sent",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         OTP_VERIFIED,
@@ -117,6 +124,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         "A one-time password was entered correctly.",
         {"message_id": "otp_01JD6ZC2M8", "phone": "+14155550123", "verified_at": "2026-11-23T09:32:41Z"},
         label="OTP verified",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         OTP_VERIFICATION_TIMEOUT,
@@ -129,6 +137,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "timeout_minutes": 5,
         },
         label="OTP not verified in time",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         NOTIFICATION_SMS,
@@ -136,6 +145,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
         "A notification SMS was sent.",
         {**_MESSAGE, "template": "shipping_update"},
         label="Notification SMS sent",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         NOTIFICATION_PUSH,
@@ -149,6 +159,7 @@ REGISTRY: tuple[EventTypeSpec, ...] = (
             "content": "Your order #1234 has shipped.",
         },
         label="Push notification sent",
+        ordering_key=MESSAGE_KEY,
     ),
     EventTypeSpec(
         ALERT_BALANCE_LOW,
@@ -245,6 +256,12 @@ def label_of(code: str) -> str:
     """The readable name of an event type ("OTP sent"), or the code itself when it is unknown."""
     spec = BY_CODE.get(code)
     return spec.label if spec else code
+
+
+def ordering_key_of(code: str) -> str:
+    """The path in the data that per-key ordering follows for this type when the profile names none."""
+    spec = BY_CODE.get(code)
+    return spec.ordering_key if spec else ""
 
 
 def is_known(code: str) -> bool:

@@ -23,6 +23,7 @@ from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.filters import RecentFilter, filter_titled
 from callbacks.admin_views.scoping import AccountScopedAdmin, account_required, may_write
 from callbacks.models import CallbackProfile, Delivery
+from callbacks.selectors.deliveries import deliveries_waiting
 from callbacks.selectors.replays import replay_job_get, replay_job_list
 from callbacks.services.deliveries import delivery_retry
 from callbacks.services.replays import REPLAYABLE_STATES, deliveries_replay
@@ -31,6 +32,10 @@ from callbacks.text_checks import DATE_RANGE_MESSAGE, date_in_range
 SEARCH_PAYLOAD_KEYS = ("message_id", "phone", "from", "to", "mobile")
 # Deliveries that ended without reaching the receiver: the list offers Retry now beside them.
 RETRY_FROM_LIST_STATES = (Delivery.State.FAILED, Delivery.State.CANCELLED)
+
+
+def waiting_text(key: str) -> str:
+    return f"waiting for an earlier delivery of key {key}"
 
 
 class ProfileFilter(admin.SimpleListFilter):
@@ -108,7 +113,11 @@ class DeliveryAdmin(AccountScopedAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         self._writer = may_write(request)
         context = {"title": "Delivery log", "may_write": self._writer, **(extra_context or {})}
-        return super().changelist_view(request, context)
+        response = super().changelist_view(request, context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        # Rendered after this returns: which rows wait for their key, in one query for the page.
+        self._waiting = deliveries_waiting(list(changelist.result_list)) if changelist is not None else {}
+        return response
 
     @admin.display(description="Time", ordering="created_at")
     def created(self, obj: Delivery) -> str:
@@ -131,7 +140,14 @@ class DeliveryAdmin(AccountScopedAdmin):
 
     @admin.display(description="Status", ordering="state")
     def state_shown(self, obj: Delivery) -> str:
-        return status_mark(obj.state, obj.get_state_display())
+        key = getattr(self, "_waiting", {}).get(obj.pk)
+        if key is None:
+            return status_mark(obj.state, obj.get_state_display())
+        return format_html(
+            '{}<span class="cc-reason" data-testid="waiting-for-key">{}</span>',
+            status_mark(obj.state, obj.get_state_display()),
+            waiting_text(key),
+        )
 
     @admin.display(description="Attempts", ordering="attempt_count")
     def attempts(self, obj: Delivery) -> int:
@@ -179,6 +195,7 @@ class DeliveryAdmin(AccountScopedAdmin):
             "delivery": delivery,
             "event_label": event_types.label_of(delivery.event_type),
             "attempts": delivery.attempts.order_by("number"),
+            "waiting": waiting_text(key) if (key := deliveries_waiting([delivery]).get(delivery.pk)) else "",
             "may_write": may_write(request),
             "opts": self.opts,
         }

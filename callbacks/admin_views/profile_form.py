@@ -43,6 +43,8 @@ EDITABLE_FIELDS = [
     "response_contract",
     "batch_max_size",
     "batch_max_wait_ms",
+    "ordering",
+    "ordering_key_path",
     "connect_timeout_s",
     "response_timeout_s",
     "retry_schedule_s",
@@ -168,6 +170,8 @@ class CallbackProfileForm(forms.ModelForm):
             "encryption_iv": "Fixed IV",
             "batch_max_size": "Events per request",
             "batch_max_wait_ms": "Wait for a batch (ms)",
+            "ordering": "Ordering",
+            "ordering_key_path": "Key path",
             "connect_timeout_s": "Connect timeout (s)",
             "response_timeout_s": "Response timeout (s)",
             "max_in_flight": "Requests in flight at most",
@@ -183,6 +187,12 @@ class CallbackProfileForm(forms.ModelForm):
             "md5_salt": "At most 40 characters: hash = md5(salt + account id + api key + callback id).",
             "encryption_key": "16, 24 or 32 bytes for AES-128, -192 or -256 (UTF-8: a character outside ASCII takes 2 to 4).",
             "encryption_iv": "Exactly 16 bytes (UTF-8). Used only when the random IV is off.",
+            "ordering": "Per key sends the events of one key (one message, one OTP) one at a time, in the order "
+            "they happened. It costs speed: a key's next event waits until the one before is delivered or has "
+            "failed for good, retries included, so one slow or failing key holds back its own later events "
+            "(other keys go on in parallel).",
+            "ordering_key_path": "Path in the event data, e.g. order.id. Empty: message_id for message and OTP "
+            "events. Events without a value there are sent without waiting.",
         }
 
     def __init__(self, *args, account=None, operator: bool = False, **kwargs) -> None:

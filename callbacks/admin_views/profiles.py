@@ -63,6 +63,9 @@ FIELDSETS = (
             "fields": [
                 "response_contract",
                 ("batch_max_size", "batch_max_wait_ms"),
+                # One a line: a fieldset opens on its own errors only for fields named at its top level.
+                "ordering",
+                "ordering_key_path",
                 ("connect_timeout_s", "response_timeout_s"),
                 "retry_schedule_s",
                 "max_in_flight",

@@ -123,6 +123,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "last_error_class",
             "created_at",
             "completed_at",
+            "ordering_key",
         ]
 
 

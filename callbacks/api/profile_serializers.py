@@ -132,6 +132,18 @@ class ProfileSerializer(serializers.Serializer):
         min_value=profile_rules.BATCH_WAIT_MS_RANGE[0],
         max_value=profile_rules.BATCH_WAIT_MS_RANGE[1],
     )
+    ordering = serializers.ChoiceField(
+        choices=CallbackProfile.Ordering.choices,
+        required=False,
+        help_text="none: in parallel (fastest); per_key: a delivery waits while an earlier one of the same key "
+        "is unfinished (in flight or waiting for a retry).",
+    )
+    ordering_key_path = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Path of the key in the event data (e.g. order.id); empty: each type's default (message_id).",
+    )
     response_contract = serializers.ChoiceField(choices=CallbackProfile.ResponseContract.choices, required=False)
     connect_timeout_s = serializers.FloatField(
         required=False, max_value=profile_rules.CONNECT_TIMEOUT_S_MAX, help_text="Above 0, at most 30."

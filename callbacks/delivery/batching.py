@@ -28,11 +28,11 @@ from callbacks.delivery.render.request import ProfileSnapshot
 from callbacks.models import CallbackProfile, Delivery
 
 BUSY_BATCH_RETRY = timedelta(seconds=1)
-ROW_COLUMNS = "id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id, next_attempt_at"
+ROW_COLUMNS = "id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id, ordering_key, next_attempt_at"
 
 
 def _row(values: tuple) -> ClaimedRow:
-    return ClaimedRow.from_values(values, due_at_param=values[8])
+    return ClaimedRow.from_values(values, due_at_param=values[9])
 
 
 def batch_order(rows: Iterable[ClaimedRow]) -> list[ClaimedRow]:

@@ -3,8 +3,9 @@
 Work is claimed, not assigned: one UPDATE … RETURNING moves `next_attempt_at` to the end of the
 lease, so a claimed row is due again only if its worker dies. PostgreSQL skips rows other workers
 have locked; SQLite serialises writers. Each round is shared between the accounts with due work, so
-one account's backlog costs another at most one round. The state is written as a literal so SQLite
-uses the partial indexes.
+one account's backlog costs another at most one round. A delivery of a profile with per-key ordering
+waits while an earlier one of its key is unfinished (`ordering`). The state is written as a literal so
+SQLite uses the partial indexes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from callbacks import metrics
-from callbacks.delivery import sql
+from callbacks.delivery import ordering, sql
 from callbacks.delivery.record.writes import (
     ATTEMPT_COLUMNS,
     LEASE_EXPIRED_ERROR_CLASS,
@@ -61,7 +62,9 @@ def _accounts_statement(excluded: int) -> str:
     due rows counted up to the round's size.
 
     A skip scan of the partial index `delivery_due_by_account`: one probe per account with pending
-    rows, never a walk over one account's backlog, and counts only for the accounts taken."""
+    rows, never a walk over one account's backlog, and counts only for the accounts taken. Deliveries waiting for
+    an earlier one of their key count too: testing each here as well doubled the claim's cost for a
+    per-key backlog, and a share an account cannot fill only leaves that round short."""
     table = Delivery._meta.db_table
     skip = _skip_clause(excluded)
     in_order = "ORDER BY account_id, next_attempt_at"
@@ -87,17 +90,18 @@ def _fetch_statement(accounts: int, excluded: int) -> str:
     """Each account's share of the round, earliest due first within the account."""
     table = Delivery._meta.db_table
     skip = _skip_clause(excluded)
+    claimable = ordering.claimable_sql("c")
     if sql.is_postgresql():
         return (
             "SELECT d.id, d.profile_id, d.next_attempt_at, d.account_id, d.leased_by"  # noqa: S608
             " FROM unnest(%s::uuid[], %s::int[]) AS share(account_id, take)"
-            f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"
-            f" WHERE state = 'pending' AND {_due_of_account('share.account_id')}{skip}"
-            " ORDER BY account_id, next_attempt_at LIMIT share.take FOR UPDATE SKIP LOCKED) AS d"
+            f" CROSS JOIN LATERAL (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table} c"
+            f" WHERE state = 'pending' AND {_due_of_account('share.account_id')}{skip} AND {claimable}"
+            " ORDER BY account_id, next_attempt_at LIMIT share.take FOR UPDATE OF c SKIP LOCKED) AS d"
         )
     one = (
-        f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table}"  # noqa: S608
-        f" WHERE state = 'pending' AND {_due_of_account('%s')}{skip}"
+        f"SELECT * FROM (SELECT id, profile_id, next_attempt_at, account_id, leased_by FROM {table} c"  # noqa: S608
+        f" WHERE state = 'pending' AND {_due_of_account('%s')}{skip} AND {claimable}"
         " ORDER BY account_id, next_attempt_at LIMIT %s)"
     )
     return " UNION ALL ".join([one] * accounts)
@@ -147,7 +151,7 @@ def _lease_statement(count: int) -> str:
         # A lease that ran out: its worker died with the request perhaps sent, an attempt of unknown outcome.
         " attempt_count = attempt_count + CASE WHEN leased_by <> '' THEN 1 ELSE 0 END"
         f" WHERE id IN ({sql.placeholders(count)})"
-        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id"
+        " RETURNING id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id, ordering_key"
     )
 
 

@@ -107,6 +107,9 @@ class Dispatcher:
         with transaction.atomic():
             sql.dispatcher_transaction_settings()
             self.recorder.releases_write()
+            if self.recorder.frees_keys:
+                # First, so the next delivery of a key just settled is claimed in this round, not the next.
+                self.recorder.flush(announce=False)
             self._park_slow(saturated, now)
             rows = deliveries_claim(
                 worker_id=self.worker_id,

@@ -69,6 +69,8 @@ class Delivery(models.Model):
     last_error_class = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Per-key ordering: the value at the profile's key path (null: sent without waiting for others).
+    ordering_key = models.CharField(max_length=200, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -82,6 +84,12 @@ class Delivery(models.Model):
                 fields=["account", "next_attempt_at", "profile"],
                 condition=Q(state="pending"),
                 name="delivery_due_by_account",
+            ),
+            # Per-key ordering: is an earlier delivery of this profile and key unfinished? Unfinished rows only.
+            models.Index(
+                fields=["profile", "ordering_key", "created_at", "event"],
+                condition=Q(ordering_key__isnull=False, state__in=["pending", "held"]),
+                name="delivery_key_unfinished",
             ),
             models.Index(fields=["profile", "state"], name="delivery_profile_state"),
             models.Index(fields=["account", "created_at"], name="delivery_account_created"),

@@ -70,6 +70,10 @@ class CallbackProfile(models.Model):
         AES_192_GCM = "aes-192-gcm", "AES-192-GCM"
         AES_256_GCM = "aes-256-gcm", "AES-256-GCM"
 
+    class Ordering(models.TextChoices):
+        NONE = "none", "None: in parallel, fastest"
+        PER_KEY = "per_key", "Per key: one at a time for each key, in order"
+
     class ResponseContract(models.TextChoices):
         HTTP = "http", "Plain HTTP (2xx succeeds)"
         ENVELOPE = "envelope", "Status envelope (status_code 000 / 001 / 900 / 901 / 999)"
@@ -112,6 +116,10 @@ class CallbackProfile(models.Model):
 
     batch_max_size = models.PositiveIntegerField(default=1)
     batch_max_wait_ms = models.PositiveIntegerField(default=0)
+    ordering = models.CharField(max_length=8, choices=Ordering.choices, default=Ordering.NONE)
+    ordering_key_path = models.CharField(
+        max_length=200, blank=True, help_text="Path in the event data; empty: each event type's default (message_id)."
+    )
     response_contract = models.CharField(max_length=16, choices=ResponseContract.choices, default=ResponseContract.HTTP)
     connect_timeout_s = models.FloatField(default=DEFAULT_CONNECT_TIMEOUT_S)
     response_timeout_s = models.FloatField(default=DEFAULT_RESPONSE_TIMEOUT_S)

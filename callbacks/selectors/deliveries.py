@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, QuerySet
 
+from callbacks.delivery import ordering, sql
 from callbacks.models import Account, Delivery, Event
 from callbacks.selectors.profiles import _moment
 
@@ -58,3 +60,19 @@ def delivery_get(*, account: Account, delivery_id: Any) -> Delivery | None:
 
 def event_get(*, account: Account, event_id: Any) -> Event | None:
     return Event.objects.filter(account=account, pk=event_id).prefetch_related("deliveries").first()
+
+
+def deliveries_waiting(deliveries: list[Delivery]) -> dict[Any, str]:
+    """Of these deliveries, those pending behind an earlier unfinished delivery of their key (per-key
+    ordering): delivery id → key. One query for the lot."""
+    keyed = [row.pk for row in deliveries if row.ordering_key is not None and row.state == Delivery.State.PENDING]
+    if not keyed:
+        return {}
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.id, d.ordering_key FROM {table} d WHERE d.id IN ({sql.placeholders(len(keyed))})"  # noqa: S608
+            f" AND d.state = 'pending' AND {ordering.earlier_unfinished_sql('d')}",
+            [sql.uuid_param(pk) for pk in keyed],
+        )
+        return {sql.uuid_value(pk): key for pk, key in cursor.fetchall()}

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from callbacks import event_types
+from callbacks.delivery import ordering
 from callbacks.delivery.render.templating import (
     MAX_LISTED_PATHS,
     MISSING,
@@ -304,6 +305,29 @@ def _encryption_paths_check(cleaned: dict, contexts: list[dict], errors: _Errors
         )
 
 
+def _ordering_check(cleaned: dict, errors: _Errors) -> None:
+    if (
+        cleaned["ordering"] == CallbackProfile.Ordering.PER_KEY
+        and cleaned["batch_max_size"] is not None
+        and cleaned["batch_max_size"] > 1
+        and not errors.has("batch_max_size")
+    ):
+        # A batch goes out whole, so it would carry a key's later events past an earlier one still retrying.
+        errors.add("ordering", "Per-key ordering sends one event at a time: set the batch size to 1 to use it.")
+    path = cleaned["ordering_key_path"]
+    problem = ordering.path_problem(path)
+    if problem:
+        errors.add("ordering_key_path", problem)
+    elif cleaned["ordering"] == CallbackProfile.Ordering.PER_KEY and not path:
+        keyless = [code for code in cleaned["event_types"] or () if not event_types.ordering_key_of(code)]
+        if keyless and len(keyless) == len(cleaned["event_types"]):
+            errors.add(
+                "ordering_key_path",
+                f"None of the subscribed event types has a default key ({', '.join(keyless)}): name the path of "
+                "the key in the event data, e.g. order.id.",
+            )
+
+
 def _template_and_url_check(cleaned: dict, errors: _Errors) -> None:
     contexts = example_contexts(cleaned["event_types"])
     _encryption_paths_check(cleaned, contexts, errors)
@@ -461,6 +485,8 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     cleaned["batch_max_wait_ms"] = _integer(values, "batch_max_wait_ms", BATCH_WAIT_MS_RANGE, errors)
     _batching_check(cleaned, errors)
     cleaned["response_contract"] = _choice(values, "response_contract", CallbackProfile.ResponseContract, errors)
+    cleaned["ordering"] = _choice(values, "ordering", CallbackProfile.Ordering, errors)
+    cleaned["ordering_key_path"] = _text(values, "ordering_key_path").strip()
     cleaned["connect_timeout_s"] = _seconds(values, "connect_timeout_s", CONNECT_TIMEOUT_S_MAX, errors)
     cleaned["response_timeout_s"] = _seconds(values, "response_timeout_s", RESPONSE_TIMEOUT_S_MAX, errors)
     cleaned["retry_schedule_s"] = retry_schedule_clean(values.get("retry_schedule_s"), errors)
@@ -469,6 +495,7 @@ def profile_values_clean(values: dict[str, Any]) -> dict[str, Any]:
         values.get("failure_notice_emails"), "failure_notice_emails", errors
     )
     cleaned["event_types"] = event_type_codes_clean(values.get("event_types"), errors)
+    _ordering_check(cleaned, errors)
     _template_and_url_check(cleaned, errors)
     errors.raise_if_any()
     return cleaned

@@ -51,6 +51,8 @@ EDITABLE_FIELDS = (
     "encryption_fields",
     "batch_max_size",
     "batch_max_wait_ms",
+    "ordering",
+    "ordering_key_path",
     "response_contract",
     "connect_timeout_s",
     "response_timeout_s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 REPLAYABLE_STATES = (Delivery.State.FAILED, Delivery.State.DELIVERED, Delivery.State.CANCELLED)
 REPLAY_JOB_TASK = "callbacks.tasks.replay_job_run"
+CREATED_ORDER = ("created_at", "event_id", "pk")  # the order per-key ordering follows
 REPLAY_CHUNK_ROWS = 500  # one short write transaction each: producers and the engine get their turn between
 REPLAY_STALL_S = 300  # a job whose task shows no progress this long is queued again (a chunk takes well under 1 s)
 REPLAY_RESUME_MAX = 100  # per sweep
@@ -126,19 +128,33 @@ def _job_queue(job: ReplayJob) -> None:
     transaction.on_commit(lambda: async_task(REPLAY_JOB_TASK, str(job.pk), task_name=f"replay-{job.pk}"))
 
 
+def _after(delivery_id: Any) -> Q:
+    """The deliveries after this one in created order (all of them but those up to it, if it is gone)."""
+    cursor = Delivery.objects.filter(pk=delivery_id).values("created_at", "event_id").first()
+    if cursor is None:
+        return Q(pk__gt=delivery_id)
+    created_at, event_id = cursor["created_at"], cursor["event_id"]
+    return (
+        Q(created_at__gt=created_at)
+        | Q(created_at=created_at, event_id__gt=event_id)
+        | Q(created_at=created_at, event_id=event_id, pk__gt=delivery_id)
+    )
+
+
 def replay_job_run(*, job: ReplayJob) -> ReplayJob:
-    """Queue a job's deliveries again, REPLAY_CHUNK_ROWS per transaction in id order, recording how far it
-    got after each: a job that stops midway resumes where it was. Each delivery is counted once, even
-    if two runs of one job overlap (only a row still in the replayed state is queued again)."""
+    """Queue a job's deliveries again, REPLAY_CHUNK_ROWS per transaction in created order (per-key
+    ordering sends each key's in that order), recording how far it got after each: a job that stops
+    midway resumes where it was. Each delivery is counted once, even if two runs of one job overlap
+    (only a row still in the replayed state is queued again)."""
     now = clock.now()
     ReplayJob.objects.filter(pk=job.pk).update(status=ReplayJob.Status.RUNNING, started_at=now, progressed_at=now)
     rows = replay_selection(account=job.account, profile=job.profile, since=job.since, until=job.until, state=job.state)
     cursor = job.last_delivery_id
     try:
         while True:
-            chunk = rows.order_by("pk")
+            chunk = rows.order_by(*CREATED_ORDER)
             if cursor is not None:
-                chunk = chunk.filter(pk__gt=cursor)
+                chunk = chunk.filter(_after(cursor))
             ids = list(chunk.values_list("pk", flat=True)[:REPLAY_CHUNK_ROWS])
             if not ids:
                 break

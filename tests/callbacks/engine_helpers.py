@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 from callbacks import event_types
 from callbacks.delivery.engine import dispatch_batch
 from callbacks.models import Account, CallbackProfile, Delivery, Event
@@ -35,3 +40,20 @@ def send_one(account: Account, receiver: Receiver, data: dict | None = None, **e
 
 def delivery_of(event: Event) -> Delivery:
     return Delivery.objects.get(event=event)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_run(module: str, environment: dict, *arguments: str) -> dict:
+    """Run a worker script (`python -m module arguments`) to completion; the JSON of its last line."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1]) if completed.stdout.strip() else {}

@@ -3,7 +3,6 @@ delivery is delivered, and only those it had in flight are sent a second time.""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ThrowawayDatabase
+from tests.callbacks.engine_helpers import worker_run
 from tests.receivers import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,16 +36,7 @@ def _environment(database_url: str) -> dict:
 
 
 def _run(environment: dict, *arguments: str) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-m", "tests.callbacks.crash_worker", *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(completed.stdout.strip().splitlines()[-1]) if completed.stdout.strip() else {}
+    return worker_run("tests.callbacks.crash_worker", environment, *arguments)
 
 
 def _crash_and_recover(receiver, database_url: str) -> None:

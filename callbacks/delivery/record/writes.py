@@ -85,10 +85,12 @@ class ClaimedRow:
     created_at: datetime
     due_at_param: Any = None  # when it was due before the claim, as the database gave it
     batch_id: uuid.UUID | None = None  # the batch it goes out in, once one is formed
+    ordering_key: str | None = None  # per-key ordering: its key (None: sent without waiting)
 
     @classmethod
     def from_values(cls, values: tuple, *, due_at_param: Any) -> ClaimedRow:
-        """From (id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id)."""
+        """From (id, event_id, profile_id, account_id, event_type, attempt_count, created_at, batch_id,
+        ordering_key)."""
         return cls(
             id=sql.uuid_value(values[0]),
             id_param=values[0],
@@ -100,6 +102,7 @@ class ClaimedRow:
             created_at=sql.datetime_value(values[6]),
             due_at_param=due_at_param,
             batch_id=sql.uuid_value(values[7]) if values[7] else None,
+            ordering_key=values[8],
         )
 
 
@@ -171,6 +174,8 @@ class Recorder:
         self.tallies: dict[Any, health.HealthTally] = {}
         self.gone: dict[Any, str] = {}
         self.failures: list[tuple[Any, Any, str]] = []  # delivery id, attempt id, failure class
+        # A delivery of a per-key profile settled: the next of its key can go once this is written.
+        self.frees_keys = False
 
     @property
     def size(self) -> int:
@@ -254,6 +259,8 @@ class Recorder:
                 )
             )
             failed_for_good = state == Delivery.State.FAILED
+            if completed_at is not None and row.ordering_key is not None:
+                self.frees_keys = True
             self.stats.add(
                 account_id=row.account_id,
                 profile_id=row.profile_id,
