@@ -97,8 +97,8 @@ def _batches_complete(
         batch_id
         for batch_id, rows in members.items()
         for values in rows
-        if values[9] not in ("", worker_id)
-        and sql.datetime_value(values[8]) > now
+        if values[10] not in ("", worker_id)
+        and sql.datetime_value(values[9]) > now
         and sql.uuid_value(values[0]) not in mine
     }
     if sql.is_postgresql():

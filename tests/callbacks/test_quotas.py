@@ -175,7 +175,9 @@ def test_large_replay_runs_as_a_background_job_with_progress(api, other_api, acc
 def test_replay_job_resumes_where_it_stopped(account):
     # given a job that queued part of its range before its worker stopped
     profile = profile_for(account, None)
-    rows = sorted(failed_deliveries(account, profile, 6), key=lambda row: row.pk)
+    rows = sorted(
+        failed_deliveries(account, profile, 6), key=lambda row: (row.created_at, row.event_id, row.pk)
+    )  # the job's order
     job = ReplayJob.objects.create(account=account, state="failed", until=clock.now() + timedelta(hours=1), total=6)
     Delivery.objects.filter(pk__in=[row.pk for row in rows[:2]]).update(state="pending")
     ReplayJob.objects.filter(pk=job.pk).update(done=2, last_delivery_id=rows[1].pk, status="running")
