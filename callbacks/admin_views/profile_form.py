@@ -199,6 +199,8 @@ class CallbackProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.account = account
         self.operator = operator
+        if "ordering" in self.fields:
+            self.fields["ordering"].required = False
         # A read-only look builds the form without fields: only set up the ones present.
         if "event_types" in self.fields:
             self.fields["event_types"].choices = [(code, code) for code in _event_type_codes()]
@@ -242,6 +244,8 @@ class CallbackProfileForm(forms.ModelForm):
     def service_fields(self) -> dict:
         data = {name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.cleaned_data}
         data["headers"] = data.get("headers") or {}
+        if not data.get("ordering"):
+            data.pop("ordering", None)  # not sent (an older page): the stored setting, or none, stays
         for name in SECRET_FIELDS:
             # An empty secret box keeps the stored secret.
             if not self.instance._state.adding and not data.get(name):
