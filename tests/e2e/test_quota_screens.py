@@ -15,6 +15,25 @@ from tests.e2e.conftest import PASSWORD, expect, login, shot
 pytestmark = pytest.mark.e2e
 
 
+def failed_deliveries_add(event, profile, count: int) -> None:
+    Delivery.objects.bulk_create(
+        [
+            Delivery(account=profile.account, event=event, profile=profile, event_type=event.type, state="failed")
+            for _ in range(count)
+        ]
+    )
+
+
+def replay_counted(page, live_server, user, profile) -> None:
+    """Signed in, the replay screen asked to count every delivery of `profile`."""
+    login(page, live_server, user)
+    page.goto(f"{live_server.url}/admin/callbacks/delivery/replay/")
+    page.select_option("#id_profile", str(profile.pk))
+    page.fill("#id_created_after", "2000-01-01T00:00")
+    page.fill("#id_created_before", "2100-01-01T00:00")
+    page.get_by_role("button", name="Count the deliveries").click()
+
+
 def test_an_operator_sets_quotas_that_members_then_see(page, live_server, owner, owner_account):
     # given an operator on the customer's Account screen
     operator = get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
@@ -51,20 +70,10 @@ def test_a_large_replay_shows_its_progress(page, live_server, owner, owner_accou
     profile = profile_create(account=owner_account, name="Orders", url=receiver.url())
     event = event_emit(account=owner_account, type="message.status", data={"message_id": "m1"})
     Delivery.objects.filter(event=event).delete()
-    Delivery.objects.bulk_create(
-        [
-            Delivery(account=owner_account, event=event, profile=profile, event_type=event.type, state="failed")
-            for _ in range(7)
-        ]
-    )
+    failed_deliveries_add(event, profile, 7)
 
     # when the customer replays them
-    login(page, live_server, owner)
-    page.goto(f"{live_server.url}/admin/callbacks/delivery/replay/")
-    page.select_option("#id_profile", str(profile.pk))
-    page.fill("#id_created_after", "2000-01-01T00:00")
-    page.fill("#id_created_before", "2100-01-01T00:00")
-    page.get_by_role("button", name="Count the deliveries").click()
+    replay_counted(page, live_server, owner, profile)
     page.get_by_role("button", name="Replay 7 deliveries").click()
 
     # then a progress page follows the background job until it is done
@@ -85,20 +94,10 @@ def test_a_replay_over_the_quota_cannot_be_confirmed(page, live_server, owner, o
     owner_account.save(update_fields=["quota_replay"])
     profile = profile_create(account=owner_account, name="Orders", url="http://127.0.0.1:9/a")
     event = event_emit(account=owner_account, type="message.status", data={})
-    Delivery.objects.bulk_create(
-        [
-            Delivery(account=owner_account, event=event, profile=profile, event_type=event.type, state="failed")
-            for _ in range(3)
-        ]
-    )
+    failed_deliveries_add(event, profile, 3)
 
     # when the range is counted
-    login(page, live_server, owner)
-    page.goto(f"{live_server.url}/admin/callbacks/delivery/replay/")
-    page.select_option("#id_profile", str(profile.pk))
-    page.fill("#id_created_after", "2000-01-01T00:00")
-    page.fill("#id_created_before", "2100-01-01T00:00")
-    page.get_by_role("button", name="Count the deliveries").click()
+    replay_counted(page, live_server, owner, profile)
 
     # then the count shows with the quota, and the replay button is off
     expect(page.get_by_test_id("replay-count")).to_contain_text("3 deliveries match")
