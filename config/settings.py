@@ -125,9 +125,10 @@ if DATABASE_IS_SQLITE:
             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
         ),
     }
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE_S", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each web thread and worker keeps its connection between requests (SQLite too: opening one runs the
+# init_command's pragmas every time).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE_S", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets parallel test runs on one PostgreSQL server use test databases of their own.
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}

@@ -94,10 +94,15 @@ def event_answer(event: Event, *, status_code: int = status.HTTP_202_ACCEPTED) -
     )
 
 
-class EventIngestView(APIView):
+class IngestView(APIView):
+    """An endpoint that stores events (its requests count as arriving for the group commit from the
+    request guard on: callbacks/api/middleware.py)."""
+
     counts_refused_events = True  # callbacks.api.errors counts its 4xx answers (callbacks_events_refused)
     throttle_classes = [AccountEventRateThrottle]
 
+
+class EventIngestView(IngestView):
     @extend_schema(
         summary="Ingest an event",
         description="Stores the event and one delivery per enabled profile subscribed to its type, and answers "
@@ -118,10 +123,7 @@ class EventIngestView(APIView):
         return event_answer(event)
 
 
-class EventBatchView(APIView):
-    counts_refused_events = True
-    throttle_classes = [AccountEventRateThrottle]
-
+class EventBatchView(IngestView):
     @extend_schema(
         summary="Ingest a batch of events",
         description=f"Up to {MAX_BATCH_EVENTS:,} events, each with its own type, data and optional "

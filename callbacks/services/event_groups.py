@@ -6,6 +6,11 @@ one transaction. Each caller returns only once the transaction holding its event
 answered event is still a durable one; a group that fails is stored again caller by caller, so one bad
 request never fails the others.
 
+A request to an ingest endpoint counts as arriving from the moment the request guard takes it
+(`arriving()`, callbacks/api/middleware.py) until it queues its events. The thread whose turn it is to write first waits, up to GATHER_S, for the requests of its
+process already arriving: under load a group then holds what the process is serving at once, and the
+commit, its round trips and its disk flush are shared by all of them instead of one or two.
+
 On SQLite the writers of all web processes also queue on a lock file beside the database: SQLite's own
 wait for its write lock polls with sleeps of up to 100 ms, a file lock hands over the moment it is free.
 Against the delivery workers, which hold SQLite's lock often and briefly, the writer asks for it every
@@ -44,10 +49,39 @@ class _Waiting:
 
 
 SQLITE_BEGIN_POLL_S = 0.001
+# How long the writer waits at most for requests already arriving: a few of their parse-and-check times.
+GATHER_S = 0.004
 
 _waiting: list[_Waiting] = []
-_turn = threading.Condition()  # guards _waiting and _writing; notified when a write ends
+_lock = threading.Lock()  # guards _waiting, _writing and _arriving
+_turn = threading.Condition(_lock)  # notified when a write ends
+_gathered = threading.Condition(_lock)  # notified when a request stops arriving (wakes the writer only)
 _writing = False
+_arriving = 0  # requests of this process between the view and their place in _waiting
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def arriving():
+    """Count the calling request as arriving until it queues its events (or leaves without any)."""
+    global _arriving
+    with _lock:
+        _arriving += 1
+    _local.arriving = True
+    try:
+        yield
+    finally:
+        with _lock:
+            _arrival_end()
+
+
+def _arrival_end() -> None:
+    """The calling request, if it was arriving, no longer is (call holding _lock)."""
+    global _arriving
+    if getattr(_local, "arriving", False):
+        _local.arriving = False
+        _arriving -= 1
+        _gathered.notify()
 
 
 def rows_store_grouped(
@@ -65,11 +99,16 @@ def rows_store_grouped(
     group: list[_Waiting] = []
     with _turn:
         _waiting.append(mine)
+        _arrival_end()
         while _writing and not mine.done:
             _turn.wait()
         if not mine.done:
-            # This thread writes next: everything waiting by now goes in its transaction.
+            # This thread writes next: the requests already arriving join, then everything waiting by
+            # now goes in its transaction.
             _writing = True
+            deadline = time.monotonic() + GATHER_S
+            while _arriving > 0 and (left := deadline - time.monotonic()) > 0:
+                _gathered.wait(left)
             group = _waiting[:]
             _waiting.clear()
     if group:
@@ -91,30 +130,53 @@ def rows_store_grouped(
 
 def _group_store(group: list[_Waiting], *, store_once: StoreOnce, store: StoreOnce) -> None:
     together, alone = _split(group)
-    if together:
+    # One write per account: its callers' rows side by side, then handed back to each.
+    by_account: dict[object, list[_Waiting]] = {}
+    for waiting in together:
+        by_account.setdefault(waiting.account.pk, []).append(waiting)
+    stored: list[tuple[_Waiting, list[Event]]] = []
+    if _statements_stand_alone(together):
+        # Each account's write is one statement, atomic and durable on its own: no BEGIN and COMMIT
+        # round trips. An account whose statement fails is stored again caller by caller.
+        for callers in by_account.values():
+            try:
+                stored.extend(_handed_back(callers, store_once(callers[0].account, _rows_of(callers))))
+            except Exception:
+                alone = callers + alone
+    elif together:
         try:
             with _transaction():
-                # One write per account: its callers' rows side by side, then handed back to each.
-                by_account: dict[object, list[_Waiting]] = {}
-                for waiting in together:
-                    by_account.setdefault(waiting.account.pk, []).append(waiting)
-                stored = []
                 for callers in by_account.values():
-                    events = store_once(callers[0].account, [row for waiting in callers for row in waiting.rows])
-                    for waiting in callers:
-                        stored.append((waiting, events[: len(waiting.rows)]))
-                        events = events[len(waiting.rows) :]
+                    stored.extend(_handed_back(callers, store_once(callers[0].account, _rows_of(callers))))
         except Exception:  # stored again one by one below, so each caller gets its own answer
-            alone = together + alone
-        else:
-            for waiting, events in stored:
-                waiting.events, waiting.done = events, True
+            stored, alone = [], together + alone
+    for waiting, events in stored:
+        waiting.events, waiting.done = events, True
     for waiting in alone:
         try:
             waiting.events = store(waiting.account, waiting.rows)
         except Exception as error:
             waiting.error = error
         waiting.done = True
+
+
+def _statements_stand_alone(together: list[_Waiting]) -> bool:
+    """Whether each account's write needs no transaction around it: on PostgreSQL, rows without
+    idempotency keys (nothing to look up first) are written in one statement (services/event_writes.py)."""
+    return connection.vendor == "postgresql" and not any(waiting.keys for waiting in together)
+
+
+def _rows_of(callers: list[_Waiting]) -> list[EventRow]:
+    return [row for waiting in callers for row in waiting.rows]
+
+
+def _handed_back(callers: list[_Waiting], events: list[Event]) -> list[tuple[_Waiting, list[Event]]]:
+    """Each caller with its own events, in the order their rows were written."""
+    handed = []
+    for waiting in callers:
+        handed.append((waiting, events[: len(waiting.rows)]))
+        events = events[len(waiting.rows) :]
+    return handed
 
 
 @contextlib.contextmanager

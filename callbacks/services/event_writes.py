@@ -1,8 +1,8 @@
 """The outbox's bulk writes: events and their deliveries, in as few statements as the database allows.
 
 Every producer goes through here (one event from the API, a batch, a burst emitted in-process). On
-PostgreSQL the events, the lookup of subscribed profiles and the deliveries are one statement over a
-JSON document of the events; on SQLite, where statements cost no round trip, one `executemany` each.
+PostgreSQL the events, the lookup of subscribed profiles and the deliveries are one prepared statement
+over a JSON document of the events; on SQLite, where statements cost no round trip, one `executemany` each.
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def _insert_postgresql(*, account_id: Any, rows: list[EventRow], created_at: dat
         "key_paths": _DEFAULT_KEY_PATHS_JSON,
     }
     by_id = {row.id: row for row in rows}
-    with connection.cursor() as cursor:
-        cursor.execute(statement, parameters)
+    with sql.prepared_cursor() as cursor:
+        cursor.execute(statement, parameters, prepare=True)
         for delivery_id, event_id, delivery_profile_id, state in cursor.fetchall():
             by_id[event_id].deliveries.append((delivery_id, delivery_profile_id, state))
 

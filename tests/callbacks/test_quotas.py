@@ -131,6 +131,40 @@ def test_events_per_second_answer_429_with_retry_after(api, other_api, account, 
     assert api.post(EVENTS, body, format="json").status_code == 202
 
 
+def test_events_taken_in_blocks_never_pass_the_quota_across_processes(api, account, monkeypatch):
+    # given an account allowed 120 events per second (taken from the shared count 2 at a time), at a fixed
+    # moment, posting from processes that each hold their own unused part of a block
+    quotas_set(account=account, quota_events_per_s=120)
+    monkeypatch.setattr(rate_limits, "_wall_clock", lambda: 1_900_000_000.4)
+    body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
+
+    # when 130 events are posted, every third one from a new process (its held events lost with it)
+    answers = []
+    for number in range(130):
+        if number % 3 == 0:
+            monkeypatch.setattr(rate_limits, "_leased", {})
+        answers.append(api.post(EVENTS, body, format="json").status_code)
+
+    # then no more than the quota were accepted, and at most one block per process short of it
+    accepted = answers.count(202)
+    assert 120 - 2 * 44 <= accepted <= 120
+    assert answers[accepted:] == [429] * (130 - accepted)
+    assert Event.objects.filter(account=account).count() == accepted
+
+
+def test_events_from_one_process_reach_the_quota_exactly(api, account, monkeypatch):
+    # given an account allowed 100 events per second at a fixed moment, posting from one process
+    quotas_set(account=account, quota_events_per_s=100)
+    monkeypatch.setattr(rate_limits, "_wall_clock", lambda: 1_900_000_000.4)
+    body = {"type": event_types.MESSAGE_STATUS, "data": {"n": 1}}
+
+    # when 101 events are posted
+    answers = [api.post(EVENTS, body, format="json").status_code for _ in range(101)]
+
+    # then exactly 100 are accepted and the 101st is refused
+    assert answers == [202] * 100 + [429]
+
+
 def test_replay_over_the_quota_is_refused_with_the_count(api, account):
     # given 8 failed deliveries and a replay quota of 5
     quotas_set(account=account, quota_replay=5)
