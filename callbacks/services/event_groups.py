@@ -55,7 +55,7 @@ GATHER_S = 0.004
 _waiting: list[_Waiting] = []
 _lock = threading.Lock()  # guards _waiting, _writing and _arriving
 _turn = threading.Condition(_lock)  # notified when a write ends
-_gathered = threading.Condition(_lock)  # notified when a request stops arriving (wakes the writer only)
+_gathered = threading.Condition(_lock)  # notified when no request is arriving any more (wakes the writer)
 _writing = False
 _arriving = 0  # requests of this process between the view and their place in _waiting
 _local = threading.local()
@@ -81,7 +81,8 @@ def _arrival_end() -> None:
     if getattr(_local, "arriving", False):
         _local.arriving = False
         _arriving -= 1
-        _gathered.notify()
+        if _arriving == 0:  # the writer waits for none left (waking it for each one costs a thread switch)
+            _gathered.notify()
 
 
 def rows_store_grouped(
