@@ -3,7 +3,9 @@
 Binding: an owner or admin (a write key in the API) issues a single-use START BOT link
 `https://t.me/<bot>?start=<token>`; the bot receives `/start <token>` (webhook or polling) and binds
 that chat. Reading the binding never issues a token, and only writers are ever shown one.
-Sending goes through python-telegram-bot, waiting out Telegram's 429 `retry_after`.
+Sending goes through python-telegram-bot, waiting out Telegram's 429 `retry_after`. The library is
+imported when first used, not when Django starts: every web and cluster process loads this module
+(through the admin), and most never talk to Telegram.
 """
 
 from __future__ import annotations
@@ -18,19 +20,20 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from telegram import Bot, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
 from alerts.enqueue import task_enqueue_on_commit
 from alerts.models import AlertRecipients
 from alerts.selectors import alert_recipients_get
 from callbacks import clock
 from callbacks.models import Account
+
+if TYPE_CHECKING:
+    from telegram import Bot, Update
+    from telegram.error import RetryAfter
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +178,8 @@ def _chat_label(update: Update) -> str:
 
 def telegram_update_handle(update_data: dict[str, Any]) -> BotReply | None:
     """Act on one Bot API update; returns the answer to send to the chat, if any."""
+    from telegram import Update
+
     update = Update.de_json(update_data, None)
     message = update.effective_message if update else None
     if message is None or not message.text or update.effective_chat is None:
@@ -237,6 +242,8 @@ def telegram_is_configured() -> bool:
 
 def telegram_bot() -> Bot:
     """A Bot for the configured token, talking to TELEGRAM_API_BASE_URL (Telegram's own by default)."""
+    from telegram import Bot
+
     base_url = settings.TELEGRAM_API_BASE_URL or DEFAULT_API_BASE_URL
     return Bot(token=settings.TELEGRAM_BOT_TOKEN, base_url=base_url)
 
@@ -253,6 +260,8 @@ def telegram_call(call: Callable[[Bot], Awaitable[T]]) -> T:
 
 def _retry_after_s(flood: RetryAfter) -> float:
     # PTB 22 warns that `retry_after` becomes a timedelta; accept either without the warning.
+    from telegram.warnings import PTBDeprecationWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         retry_after = flood.retry_after
@@ -265,6 +274,7 @@ def telegram_message_send(
     """Send `text` to `chat_id`; on 429 wait `retry_after` (bounded) and try again. Never raises."""
     if not telegram_is_configured():
         return TelegramResult(ok=False, attempts=0, error="TELEGRAM_BOT_TOKEN is not set")
+    from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
     async def send() -> TelegramResult:
         error = ""
