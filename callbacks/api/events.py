@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+import orjson
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
@@ -72,12 +73,20 @@ def datetime_text(value) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def event_answer(event: Event, *, status_code: int = status.HTTP_202_ACCEPTED) -> Response:
+def json_answer(data: Any, *, status_code: int) -> HttpResponse:
+    """`data` as JSON, encoded with orjson as DRF's renderer would write it (compact, UTF-8): the ingest
+    answers are built from plain values and skip the renderer."""
+    return HttpResponse(orjson.dumps(data), status=status_code, content_type="application/json")
+
+
+def event_answer(event: Event, *, status_code: int = status.HTTP_202_ACCEPTED) -> HttpResponse:
     """The event and its deliveries: from what was just written, or read back for an earlier (replayed) one."""
     written = getattr(event, "stored_deliveries", None)
     if written is None:
-        return Response(EventSerializer(event_get(account=event.account, event_id=event.pk)).data, status=status_code)
-    return Response(
+        return json_answer(
+            EventSerializer(event_get(account=event.account, event_id=event.pk)).data, status_code=status_code
+        )
+    return json_answer(
         {
             "id": str(event.pk),
             "type": event.type,
@@ -90,7 +99,7 @@ def event_answer(event: Event, *, status_code: int = status.HTTP_202_ACCEPTED) -
                 for delivery_id, profile_id, state in written
             ],
         },
-        status=status_code,
+        status_code=status_code,
     )
 
 
@@ -112,7 +121,7 @@ class EventIngestView(IngestView):
         request=EventIngestSerializer,
         responses={202: EventSerializer},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         item = json_body_read(request, limit_bytes=MAX_REQUEST_BYTES)
         try:
             event = event_post(account=request.user.account, item=item)
@@ -136,7 +145,7 @@ class EventBatchView(IngestView):
         request=EventBatchSerializer,
         responses={207: EventBatchAnswerSerializer},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         body = json_body_read(request, limit_bytes=MAX_BATCH_REQUEST_BYTES)
         if not isinstance(body, dict) or "events" not in body:
             raise exceptions.ValidationError({"events": ['Send {"events": [...]}.']})
@@ -149,9 +158,9 @@ class EventBatchView(IngestView):
         ]
         accepted = sum(1 for result in results if result.event is not None)
         metrics.events_refused.labels(status="item").inc(len(results) - accepted)
-        return Response(
+        return json_answer(
             {"accepted": accepted, "refused": len(results) - accepted, "results": answers},
-            status=status.HTTP_207_MULTI_STATUS,
+            status_code=status.HTTP_207_MULTI_STATUS,
         )
 
 
