@@ -104,8 +104,7 @@ def event_answer(event: Event, *, status_code: int = status.HTTP_202_ACCEPTED) -
 
 
 class IngestView(APIView):
-    """An endpoint that stores events (its requests count as arriving for the group commit from the
-    request guard on: callbacks/api/middleware.py)."""
+    """An endpoint that stores events."""
 
     counts_refused_events = True  # callbacks.api.errors counts its 4xx answers (callbacks_events_refused)
     throttle_classes = [AccountEventRateThrottle]

@@ -11,12 +11,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 
 from callbacks.api.errors import API_PATH_PREFIX
 from callbacks.api.events import MAX_BATCH_REQUEST_BYTES
-from callbacks.services import event_groups
 from callbacks.text_checks import text_is_unstorable
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 BATCH_PATH_SUFFIX = "/events/batch/"
-INGEST_PATH_SUFFIXES = ("/events/", BATCH_PATH_SUFFIX)
 
 
 def _query_problem(request: HttpRequest) -> str | None:
@@ -39,10 +37,6 @@ class RequestGuardMiddleware:
             refused = _body_problem(request)
             if refused is not None:
                 return refused
-            if request.method == "POST" and request.path.endswith(INGEST_PATH_SUFFIXES):
-                # Counted from here, so the group commit waits for it (services/event_groups.py).
-                with event_groups.arriving():
-                    return self.get_response(request)
         return self.get_response(request)
 
 

@@ -37,10 +37,11 @@ _PREPARE_ONLY_WHEN_ASKED = 2**31
 @contextlib.contextmanager
 def prepared_cursor():
     """PostgreSQL: a cursor of the driver's own that binds parameters on the server, so that
-    `execute(..., prepare=True)` plans a statement once per connection and then only runs it. Inside
-    the caller's transaction (or autocommit), like Django's cursors. A statement planned once costs
-    PostgreSQL half of what it costs planned each time (docs/operations.md: a pooler in front must keep
-    prepared statements per client, as PgBouncer does from 1.21 with `max_prepared_statements`)."""
+    `execute(..., prepare=True)` plans a statement once per connection and then only runs it (half of
+    what the ingest statement costs PostgreSQL planned each time). Inside the caller's transaction or
+    autocommit, like Django's cursors, but without their health check, a `SELECT 1` round trip: a
+    statement that meets a dropped connection fails, and the caller's retry on a Django cursor
+    reconnects. A pooler in front must keep prepared statements per client (docs/configuration.md)."""
     import psycopg
 
     connection.ensure_connection()

@@ -6,11 +6,6 @@ one transaction. Each caller returns only once the transaction holding its event
 answered event is still a durable one; a group that fails is stored again caller by caller, so one bad
 request never fails the others.
 
-A request to an ingest endpoint counts as arriving from the moment the request guard takes it
-(`arriving()`, callbacks/api/middleware.py) until it queues its events. The thread whose turn it is to write first waits, up to GATHER_S, for the requests of its
-process already arriving: under load a group then holds what the process is serving at once, and the
-commit, its round trips and its disk flush are shared by all of them instead of one or two.
-
 On SQLite the writers of all web processes also queue on a lock file beside the database: SQLite's own
 wait for its write lock polls with sleeps of up to 100 ms, a file lock hands over the moment it is free.
 Against the delivery workers, which hold SQLite's lock often and briefly, the writer asks for it every
@@ -49,40 +44,10 @@ class _Waiting:
 
 
 SQLITE_BEGIN_POLL_S = 0.001
-# How long the writer waits at most for requests already arriving: a few of their parse-and-check times.
-GATHER_S = 0.004
 
 _waiting: list[_Waiting] = []
-_lock = threading.Lock()  # guards _waiting, _writing and _arriving
-_turn = threading.Condition(_lock)  # notified when a write ends
-_gathered = threading.Condition(_lock)  # notified when no request is arriving any more (wakes the writer)
+_turn = threading.Condition()  # guards _waiting and _writing; notified when a write ends
 _writing = False
-_arriving = 0  # requests of this process between the view and their place in _waiting
-_local = threading.local()
-
-
-@contextlib.contextmanager
-def arriving():
-    """Count the calling request as arriving until it queues its events (or leaves without any)."""
-    global _arriving
-    with _lock:
-        _arriving += 1
-    _local.arriving = True
-    try:
-        yield
-    finally:
-        with _lock:
-            _arrival_end()
-
-
-def _arrival_end() -> None:
-    """The calling request, if it was arriving, no longer is (call holding _lock)."""
-    global _arriving
-    if getattr(_local, "arriving", False):
-        _local.arriving = False
-        _arriving -= 1
-        if _arriving == 0:  # the writer waits for none left (waking it for each one costs a thread switch)
-            _gathered.notify()
 
 
 def rows_store_grouped(
@@ -100,16 +65,11 @@ def rows_store_grouped(
     group: list[_Waiting] = []
     with _turn:
         _waiting.append(mine)
-        _arrival_end()
         while _writing and not mine.done:
             _turn.wait()
         if not mine.done:
-            # This thread writes next: the requests already arriving join, then everything waiting by
-            # now goes in its transaction.
+            # This thread writes next: everything waiting by now goes in its transaction.
             _writing = True
-            deadline = time.monotonic() + GATHER_S
-            while _arriving > 0 and (left := deadline - time.monotonic()) > 0:
-                _gathered.wait(left)
             group = _waiting[:]
             _waiting.clear()
     if group:
