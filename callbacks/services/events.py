@@ -251,15 +251,23 @@ def _rows_store_grouped(*, account: Account, rows: list[EventRow]) -> list[Event
     """Store `rows` in one transaction shared with other threads storing events now (group commit)."""
     if not rows:
         return []
-    return rows_store_grouped(
+    events = rows_store_grouped(
         account=account,
         rows=rows,
-        store_once=lambda account, rows: _rows_store_once(account=account, rows=rows, profile=None),
-        store=lambda account, rows: _rows_store(account=account, rows=rows),
+        store_once=lambda account, rows: _rows_store_once(account=account, rows=rows, profile=None, announce=False),
+        store=lambda account, rows: _rows_store(account=account, rows=rows, announce=False),
     )
+    # Announced by each caller once its group committed (at once, or when the caller's own transaction
+    # commits), not by the writer: nothing of it holds up the writers queued behind the group.
+    new_events = [event for event in events if not event.replayed]
+    if new_events:
+        transaction.on_commit(lambda: _announce(new_events))
+    return events
 
 
-def _rows_store(*, account: Account, rows: list[EventRow], profile: CallbackProfile | None = None) -> list[Event]:
+def _rows_store(
+    *, account: Account, rows: list[EventRow], profile: CallbackProfile | None = None, announce: bool = True
+) -> list[Event]:
     """Store `rows` in one transaction, retried when a concurrent producer took one of their keys first."""
     if not rows:
         return []
@@ -267,14 +275,18 @@ def _rows_store(*, account: Account, rows: list[EventRow], profile: CallbackProf
     for attempt in range(1, IDEMPOTENCY_RACE_TRIES + 1):
         try:
             with transaction.atomic():
-                return _rows_store_once(account=account, rows=rows, profile=profile)
+                return _rows_store_once(account=account, rows=rows, profile=profile, announce=announce)
         except IntegrityError:
             if not keyed or attempt == IDEMPOTENCY_RACE_TRIES:
                 raise
     raise AssertionError("unreachable")
 
 
-def _rows_store_once(*, account: Account, rows: list[EventRow], profile: CallbackProfile | None) -> list[Event]:
+def _rows_store_once(
+    *, account: Account, rows: list[EventRow], profile: CallbackProfile | None, announce: bool = True
+) -> list[Event]:
+    """Store `rows` (in the caller's transaction); with `announce`, wake the dispatcher and send
+    `event_received` once it commits."""
     for row in rows:
         row.deliveries.clear()  # left by an earlier try that rolled back
     now = clock.now()
@@ -289,7 +301,8 @@ def _rows_store_once(*, account: Account, rows: list[EventRow], profile: Callbac
     database = connection.alias
     new_events = [_event_of(account=account, row=row, created_at=now, database=database) for row in new_rows]
     if new_events:
-        transaction.on_commit(lambda: _announce(new_events))
+        if announce:
+            transaction.on_commit(lambda: _announce(new_events))
         logger.debug("events.received", extra={"account_id": str(account.pk), "events": len(new_events)})
     fresh = iter(new_events)
     return [earlier[row.idempotency_key] if row.idempotency_key in earlier else next(fresh) for row in rows]
