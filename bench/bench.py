@@ -50,7 +50,7 @@ SLOW_RECEIVER_DELAY_MS = 100
 # clusters add up; 3,000 deliveries keep the one-cluster round near half a minute.
 WORKERS_DELAY_MS = 2000
 WORKERS_DELAYED_MAX_COUNT = 3000
-API_SECONDS = 10
+API_SECONDS = 15
 MIXED_RATE_PER_S = 1000
 
 # (section, figure) → (target text, check on the value, the raw limit)

@@ -534,7 +534,7 @@ def section_claim_cost(stage: Stage, *, history: int) -> dict:
     }
 
 
-API_ROUNDS = 3
+API_ROUNDS = 5
 
 
 def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
