@@ -129,6 +129,9 @@ if DATABASE_IS_SQLITE:
 # init_command's pragmas every time).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE_S", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: the ingest statement is prepared once per connection (off for a pooler that cannot keep
+# prepared statements per client).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 # Lets parallel test runs on one PostgreSQL server use test databases of their own.
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}

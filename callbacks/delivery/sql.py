@@ -6,7 +6,6 @@ give parameters and results the same shape on both databases.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import uuid
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
@@ -30,18 +30,23 @@ def is_postgresql() -> bool:
 
 
 # psycopg prepares a statement after this many runs unless told; Django turns preparing off (None). Set
-# this high, the connection prepares only what `prepared_cursor` runs and nothing of Django's own.
+# this high, the connection prepares only what `rows_fetched` runs and nothing of Django's own.
 _PREPARE_ONLY_WHEN_ASKED = 2**31
 
 
-@contextlib.contextmanager
-def prepared_cursor():
-    """PostgreSQL: a cursor of the driver's own that binds parameters on the server, so that
-    `execute(..., prepare=True)` plans a statement once per connection and then only runs it (half of
-    what the ingest statement costs PostgreSQL planned each time). Inside the caller's transaction or
-    autocommit, like Django's cursors, but without their health check, a `SELECT 1` round trip: a
-    statement that meets a dropped connection fails, and the caller's retry on a Django cursor
-    reconnects. A pooler in front must keep prepared statements per client (docs/configuration.md)."""
+def rows_fetched(statement: str, parameters: dict[str, Any]) -> list[tuple]:
+    """PostgreSQL: run `statement` in the caller's transaction (or autocommit) and return its rows.
+
+    With DATABASE_PREPARED_STATEMENTS (the default) on a cursor of the driver's own that binds on the
+    server, so the statement is planned once per connection and then only run (the ingest statement
+    costs PostgreSQL half as much so); without the health check of Django's cursors, a `SELECT 1`
+    round trip: a statement that meets a dropped connection fails, and the caller's retry on a Django
+    cursor reconnects. Off, as Django runs any statement (for a pooler that cannot keep prepared
+    statements per client, docs/configuration.md)."""
+    if not settings.DATABASE_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall()
     import psycopg
 
     connection.ensure_connection()
@@ -49,7 +54,8 @@ def prepared_cursor():
     if driver_connection.prepare_threshold is None:
         driver_connection.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
     with connection.wrap_database_errors, psycopg.Cursor(driver_connection) as cursor:
-        yield cursor
+        cursor.execute(statement, parameters, prepare=True)
+        return cursor.fetchall()
 
 
 def uuid_param(value: uuid.UUID | str) -> Any:

@@ -101,10 +101,8 @@ def _insert_postgresql(*, account_id: Any, rows: list[EventRow], created_at: dat
         "key_paths": _DEFAULT_KEY_PATHS_JSON,
     }
     by_id = {row.id: row for row in rows}
-    with sql.prepared_cursor() as cursor:
-        cursor.execute(statement, parameters, prepare=True)
-        for delivery_id, event_id, delivery_profile_id, state in cursor.fetchall():
-            by_id[event_id].deliveries.append((delivery_id, delivery_profile_id, state))
+    for delivery_id, event_id, delivery_profile_id, state in sql.rows_fetched(statement, parameters):
+        by_id[event_id].deliveries.append((delivery_id, delivery_profile_id, state))
 
 
 def _insert_each(*, account_id: Any, rows: list[EventRow], created_at: datetime, profile_id: Any) -> None:

@@ -113,3 +113,26 @@ def test_an_event_posted_after_the_database_dropped_the_connection_is_stored(acc
     # then it is stored on a new connection, once, not refused
     assert Event.objects.get(pk=event.pk).payload == {"n": 2}
     assert Event.objects.count() == 2 and Delivery.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_ingest_statement_is_prepared_unless_turned_off(account, settings, prepared):
+    # given PostgreSQL with prepared statements on or off (off: for a pooler that cannot keep them)
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL prepares the ingest statement")
+    settings.DATABASE_PREPARED_STATEMENTS = prepared
+    profile_for(account, None, event_types.MESSAGE_STATUS)
+    connection.close()
+
+    # when events are posted on a new connection
+    events = [
+        event_post(account=account, item={"type": event_types.MESSAGE_STATUS, "data": {"n": n}}) for n in range(3)
+    ]
+
+    # then they are stored with their deliveries either way, and the server holds a plan only when on
+    assert Event.objects.count() == 3 and Delivery.objects.count() == 3
+    assert [Event.objects.get(pk=event.pk).payload for event in events] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["WITH incoming AS%"])
+        assert cursor.fetchone()[0] == (1 if prepared else 0)
