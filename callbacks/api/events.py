@@ -26,7 +26,7 @@ from callbacks.api.delivery_serializers import (
     EventSerializer,
 )
 from callbacks.api.parsers import json_document_parse
-from callbacks.api.rate_limits import AccountEventRateThrottle
+from callbacks.api.rate_limits import AccountEventRateThrottle, events_admit
 from callbacks.delivery import sql
 from callbacks.models import Event
 from callbacks.selectors.deliveries import event_get
@@ -132,13 +132,17 @@ class EventIngestView(IngestView):
 
 
 class EventBatchView(IngestView):
+    throttle_classes = []  # the quota counts the batch's events, once they are read (`post`)
+
     @extend_schema(
         summary="Ingest a batch of events",
         description=f"Up to {MAX_BATCH_EVENTS:,} events, each with its own type, data and optional "
         "idempotency_key, stored with their deliveries in one transaction. Answers 207 with one result per "
         "item, in order: `accepted` with the event's id (`replayed` when its idempotency key named an "
         "event of the last 24 hours), or `refused` with the failing fields; a refused item never keeps the "
-        f"others out. The whole batch is refused (400, nothing stored) when `events` is not a list, is empty, "
+        "others out. Each event counts against the account's events-per-second quota, a batch at most one "
+        "second of it: over it, 429 with Retry-After and nothing stored. The whole batch is refused (400, "
+        "nothing stored) when `events` is not a list, is empty, "
         f"holds more than {MAX_BATCH_EVENTS:,} items or names an idempotency key twice; a body over "
         f"{MAX_BATCH_REQUEST_BYTES // 2**20} MiB is 413.",
         request=EventBatchSerializer,
@@ -148,7 +152,9 @@ class EventBatchView(IngestView):
         body = json_body_read(request, limit_bytes=MAX_BATCH_REQUEST_BYTES)
         if not isinstance(body, dict) or "events" not in body:
             raise exceptions.ValidationError({"events": ['Send {"events": [...]}.']})
-        results = events_ingest(account=request.user.account, items=body["events"])
+        items = body["events"]
+        events_admit(request.user.account, len(items) if isinstance(items, list) and items else 1)
+        results = events_ingest(account=request.user.account, items=items)
         answers = [
             {"status": "refused", "errors": result.errors}
             if result.event is None

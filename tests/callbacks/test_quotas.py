@@ -19,6 +19,7 @@ from tests.receivers import unused_port
 
 PROFILES = "/api/v1/callback-profiles/"
 EVENTS = "/api/v1/events/"
+BATCH = "/api/v1/events/batch/"
 REPLAY = "/api/v1/deliveries/replay/"
 
 
@@ -163,6 +164,43 @@ def test_events_from_one_process_reach_the_quota_exactly(api, account, monkeypat
 
     # then exactly 100 are accepted and the 101st is refused
     assert answers == [202] * 100 + [429]
+
+
+def test_a_batch_counts_each_of_its_events_against_the_quota(api, account, monkeypatch):
+    # given an account allowed 5 events per second, at a fixed moment, that has posted 3 single events
+    quotas_set(account=account, quota_events_per_s=5)
+    monkeypatch.setattr(rate_limits, "_wall_clock", lambda: 1_900_000_000.4)
+    single = {"type": event_types.MESSAGE_STATUS, "data": {"n": 0}}
+    assert [api.post(EVENTS, single, format="json").status_code for _ in range(3)] == [202] * 3
+
+    # when it posts a batch of 3 in the same second
+    batch = {"events": [{"type": event_types.MESSAGE_STATUS, "data": {"n": n}} for n in range(1, 4)]}
+    answer = api.post(BATCH, batch, format="json")
+
+    # then the batch is refused whole with Retry-After, and nothing of it is stored
+    assert answer.status_code == 429 and answer["Retry-After"] == "1"
+    assert "at most 5 events per second" in answer.json()["detail"]
+    assert Event.objects.filter(account=account).count() == 3
+
+
+def test_a_batch_larger_than_the_quota_takes_a_second_of_its_own(api, account, monkeypatch):
+    # given an account allowed 5 events per second, at a fixed moment
+    quotas_set(account=account, quota_events_per_s=5)
+    moment = [1_900_000_000.4]
+    monkeypatch.setattr(rate_limits, "_wall_clock", lambda: moment[0])
+    batch = {"events": [{"type": event_types.MESSAGE_STATUS, "data": {"n": n}} for n in range(8)]}
+
+    # when it posts a batch of 8, then a single event in the same second, then one the next second
+    whole = api.post(BATCH, batch, format="json")
+    same_second = api.post(EVENTS, {"type": event_types.MESSAGE_STATUS, "data": {"n": 9}}, format="json")
+    moment[0] += 1
+    next_second = api.post(EVENTS, {"type": event_types.MESSAGE_STATUS, "data": {"n": 10}}, format="json")
+
+    # then the batch is stored whole, counted as the whole second's quota, and the next second is free
+    assert whole.status_code == 207 and whole.json()["accepted"] == 8
+    assert same_second.status_code == 429
+    assert next_second.status_code == 202
+    assert Event.objects.filter(account=account).count() == 9
 
 
 def test_replay_over_the_quota_is_refused_with_the_count(api, account):
