@@ -10,9 +10,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
-from bench.harness import ThrowawayDatabase
 from tests.callbacks.engine_helpers import worker_run
 from tests.receivers import Reply
 
@@ -83,17 +80,5 @@ def _crash_and_recover(receiver, database_url: str) -> None:
     assert {pk for pk, count in sends.items() if count == 2} <= leased & set(sent_before)
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_on_sqlite(receiver, tmp_path):
-    _crash_and_recover(receiver, f"sqlite:///{tmp_path / 'crash.sqlite3'}")
-
-
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (DATABASE_URL)"
-)
-def test_a_worker_killed_mid_batch_loses_nothing_on_postgresql(receiver, tmp_path):
-    database = ThrowawayDatabase(backend="postgres", directory=tmp_path).create()
-    try:
-        _crash_and_recover(receiver, database.url)
-    finally:
-        database.drop()
+def test_a_worker_killed_mid_batch_loses_nothing(receiver, workers_database_url):
+    _crash_and_recover(receiver, workers_database_url)

@@ -13,7 +13,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from bench.harness import ThrowawayDatabase
 from callbacks import clock, event_types
 from callbacks.delivery.claim import deliveries_claim
 from callbacks.delivery.engine import dispatch_batch
@@ -118,20 +117,9 @@ def _two_workers_keep_each_key_in_order(receiver, database_url: str, *, redis: b
     assert len(watcher.arrivals) > KEYS * PER_KEY
 
 
-def test_two_workers_keep_each_key_in_order_under_failures_and_retries_on_sqlite(receiver, tmp_path):
-    _two_workers_keep_each_key_in_order(receiver, f"sqlite:///{tmp_path / 'ordering.sqlite3'}")
-
-
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (DATABASE_URL)"
-)
-def test_two_workers_keep_each_key_in_order_under_failures_and_retries_on_postgresql(receiver, tmp_path):
-    database = ThrowawayDatabase(backend="postgres", directory=tmp_path).create()
-    try:
-        _two_workers_keep_each_key_in_order(receiver, database.url, redis=bool(os.environ.get("REDIS_URL")))
-    finally:
-        database.drop()
+def test_two_workers_keep_each_key_in_order_under_failures_and_retries(receiver, workers_database_url):
+    redis = workers_database_url.startswith("postgres") and bool(os.environ.get("REDIS_URL"))
+    _two_workers_keep_each_key_in_order(receiver, workers_database_url, redis=redis)
 
 
 # --- the claim ------------------------------------------------------------------------------------------
