@@ -8,8 +8,8 @@ A process takes the window's events from the shared count in blocks of a fiftiet
 hands them out itself, so a busy producer costs the cache one round trip per block, not per event. The
 count stays exact (a block is added atomically, and only what fits under the quota is granted); what
 a process holds unused when the second ends lapses with it, so other processes may be refused up to a
-block per process early. Quotas under 50 a second are counted one event at a time. A batch counts its events, up to one
-second's quota.
+block per process early. Quotas under 50 a second are counted one event at a time. A batch counts its
+events, up to one second's quota.
 """
 
 from __future__ import annotations
