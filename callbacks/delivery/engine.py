@@ -142,8 +142,11 @@ class Dispatcher:
         for profile_id, profile_rows in by_profile.items():
             snapshot = snapshots.get(profile_id)
             present = [row for row in profile_rows if row.event_id in events]
-            if snapshot is None or not present:
-                continue  # deleted meanwhile: the rows went with it
+            if snapshot is None:
+                self.recorder.cancel(profile_rows)  # the profile was deleted (rows gone with it: nothing matches)
+                continue
+            if not present:
+                continue  # its events were removed meanwhile, and the rows with them
             if snapshot.status != CallbackProfile.Status.ENABLED:
                 self.recorder.hold(present)
                 continue
@@ -172,7 +175,7 @@ class Dispatcher:
 
     def _rooms(self, profile_ids: set[Any]) -> dict[Any, int]:
         """How many deliveries each profile can take now (a claim leaves the rest due in their place).
-        A profile that is gone or not enabled takes all: its rows are dropped or held untried."""
+        A profile that is deleted or not enabled takes all: its rows are cancelled or held untried."""
         snapshots = self.profiles.get_many(profile_ids)
         rooms = {}
         for profile_id in profile_ids:

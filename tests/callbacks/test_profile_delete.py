@@ -98,3 +98,28 @@ def test_retention_removes_a_deleted_callback_with_its_history(account, receiver
     assert not Delivery.objects.filter(profile_id=old.pk).exists()
     assert not DeliveryStats.objects.filter(profile_id=old.pk).exists()
     assert CallbackProfile.all_objects.filter(pk=recent.pk).exists()
+
+
+def test_a_delivery_written_beside_the_delete_is_cancelled_when_claimed_not_leased_again(account, receiver):
+    # given a delivery left pending for a deleted profile, as an event whose statement began before a
+    # concurrent delete committed can leave on PostgreSQL (the delete's cancel did not see it yet)
+    from callbacks.services.profiles import profile_delete
+
+    profile = profile_for(account, receiver, name="Orders")
+    profile_delete(profile=profile)
+    event = emit(account)
+    Delivery.objects.create(
+        account=account, event=event, profile_id=profile.pk, event_type=event.type, next_attempt_at=timezone.now()
+    )
+
+    # when the engine claims it
+    dispatch_batch(worker_id="test")
+
+    # then it ends as cancelled, without a request or an attempt, instead of waiting leased forever
+    delivery = Delivery.objects.get(profile_id=profile.pk)
+    assert (delivery.state, delivery.leased_by, delivery.lease_expires_at) == ("cancelled", "", None)
+    assert delivery.completed_at is not None
+    assert not delivery.attempts.exists()
+    assert receiver.requests == []
+    # and a later claim finds nothing of it
+    assert dispatch_batch(worker_id="other") == 0

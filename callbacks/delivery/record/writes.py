@@ -69,6 +69,7 @@ ATTEMPT_OUTCOME_INDEX = [name for name, _ in ATTEMPT_COLUMNS].index("outcome")
 FINISHED_STATES = frozenset((Delivery.State.DELIVERED, Delivery.State.FAILED))
 RELEASE_COLUMNS = (("next_attempt_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
 HOLD_COLUMNS = (("id", "uuid"), ("leased_by", "text"))
+CANCEL_COLUMNS = (("completed_at", "timestamptz"), ("id", "uuid"), ("leased_by", "text"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class Recorder:
         self.updates: list[tuple] = []
         self.deferrals: list[tuple] = []
         self.holds: list[tuple] = []
+        self.cancels: list[tuple] = []
         self.stats = StatsBuffer()
         self.tallies: dict[Any, health.HealthTally] = {}
         self.gone: dict[Any, str] = {}
@@ -179,7 +181,7 @@ class Recorder:
 
     @property
     def size(self) -> int:
-        return len(self.attempts) + len(self.deferrals) + len(self.holds)
+        return len(self.attempts) + len(self.deferrals) + len(self.holds) + len(self.cancels)
 
     # --- what happened ----------------------------------------------------------------------------
     def record(self, job: Job, request: RenderedRequest | None, result: TransportResult) -> None:
@@ -322,6 +324,13 @@ class Recorder:
         """Put claimed rows of a profile that is no longer enabled on hold, untried."""
         self.holds.extend((row.id_param, self.worker_id) for row in rows)
 
+    def cancel(self, rows: list[ClaimedRow]) -> None:
+        """End claimed rows of a deleted profile as cancelled, untried. `profile_delete` cancels what
+        waits, but on PostgreSQL an event whose statement began before the delete committed can still
+        write a delivery for it; without this, such a row would be leased again after every lease."""
+        completed_at = sql.datetime_param(clock.now())
+        self.cancels.extend((completed_at, row.id_param, self.worker_id) for row in rows)
+
     # --- writing it -----------------------------------------------------------------------------
     def releases_write(self) -> None:
         """Write only the rows put back untried, inside the caller's transaction: a claim that follows
@@ -329,7 +338,7 @@ class Recorder:
         if not self.deferrals:
             return
         deferrals, self.deferrals = self.deferrals, []
-        _rows_write(attempts=[], outcomes=[], releases=deferrals, holds=[])
+        _rows_write(attempts=[], outcomes=[], releases=deferrals, holds=[], cancels=[])
 
     def flush(self, *, announce: bool = True) -> None:
         """Write what is buffered in one transaction. Inside a caller's transaction, pass
@@ -337,6 +346,7 @@ class Recorder:
         if not self.size:
             return
         attempts, updates, deferrals, holds = self.attempts, self.updates, self.deferrals, self.holds
+        cancels = self.cancels
         stats, tallies, gone, failures = self.stats, self.tallies, self.gone, self.failures
         self._reset()
         now = clock.now()
@@ -344,7 +354,7 @@ class Recorder:
         try:
             with transaction.atomic():
                 sql.dispatcher_transaction_settings()
-                _rows_write(attempts=attempts, outcomes=updates, releases=deferrals, holds=holds)
+                _rows_write(attempts=attempts, outcomes=updates, releases=deferrals, holds=holds, cancels=cancels)
                 stats.flush()
                 failing = health.health_apply(tallies)
                 for profile_id, reason in gone.items():
@@ -356,6 +366,8 @@ class Recorder:
             logger.exception("dispatch.record_failed", extra={"attempts": len(attempts)})
             return
         _metrics_count(attempts=attempts, outcomes=updates)
+        if cancels:
+            metrics.deliveries_finished.labels(outcome=Delivery.State.CANCELLED.value).inc(len(cancels))
         self.announcements.append((disabled, failures))
         if announce:
             self.announce()
@@ -387,12 +399,14 @@ def _metrics_count(*, attempts: list[tuple], outcomes: list[tuple]) -> None:
         metrics.deliveries_finished.labels(outcome=state).inc(count)
 
 
-def _rows_write(*, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]) -> None:
+def _rows_write(
+    *, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple], cancels: list[tuple]
+) -> None:
     """One statement per kind of row: over arrays on PostgreSQL, executemany on SQLite (in-process,
     where a statement per row costs little). Every delivery row written must still be leased to us;
     a delivery deleted meanwhile (its profile was) gets no attempt and keeps the batch from failing."""
     if sql.is_postgresql():
-        _rows_write_postgresql(attempts=attempts, outcomes=outcomes, releases=releases, holds=holds)
+        _rows_write_postgresql(attempts=attempts, outcomes=outcomes, releases=releases, holds=holds, cancels=cancels)
         return
     table, names = Delivery._meta.db_table, ", ".join(name for name, _ in ATTEMPT_COLUMNS)
     with connection.cursor() as cursor:
@@ -422,10 +436,16 @@ def _rows_write(*, attempts: list[tuple], outcomes: list[tuple], releases: list[
                 " WHERE id = %s AND leased_by = %s AND state = 'pending'",
                 holds,
             )
+        if cancels:
+            cursor.executemany(
+                f"UPDATE {table} SET state = 'cancelled', completed_at = %s, lease_expires_at = NULL, leased_by = ''"  # noqa: S608
+                " WHERE id = %s AND leased_by = %s AND state IN ('pending', 'held')",
+                cancels,
+            )
 
 
 def _rows_write_postgresql(
-    *, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple]
+    *, attempts: list[tuple], outcomes: list[tuple], releases: list[tuple], holds: list[tuple], cancels: list[tuple]
 ) -> None:
     table, names = Delivery._meta.db_table, ", ".join(name for name, _ in ATTEMPT_COLUMNS)
     leased_to_us = f"{table}.id = v.id AND {table}.leased_by = v.leased_by"
@@ -456,6 +476,12 @@ def _rows_write_postgresql(
                 holds,
                 "state = 'held', lease_expires_at = NULL, leased_by = ''",
                 f" AND {table}.state = 'pending'",
+            ),
+            (
+                CANCEL_COLUMNS,
+                cancels,
+                "state = 'cancelled', completed_at = v.completed_at, lease_expires_at = NULL, leased_by = ''",
+                f" AND {table}.state IN ('pending', 'held')",
             ),
         ):
             if changes:
