@@ -113,7 +113,8 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Database -------------------------------------------------------------------------------
 # Embedded default: SQLite in WAL mode. Immediate transactions take the write lock up front, so
-# concurrent writers wait on the busy timeout instead of failing with "database is locked".
+# concurrent writers wait on the busy timeout instead of failing with "database is locked". Every
+# commit waits for the disk (synchronous=FULL), but the dispatcher's bookkeeping (delivery/sql.py).
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 if DATABASE_IS_SQLITE:
@@ -121,7 +122,7 @@ if DATABASE_IS_SQLITE:
         "timeout": env.int("SQLITE_BUSY_TIMEOUT_S", default=30),
         "transaction_mode": "IMMEDIATE",
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
         ),
     }

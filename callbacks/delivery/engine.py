@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from callbacks import clock
 from callbacks.delivery import sql, stopping
@@ -104,8 +103,7 @@ class Dispatcher:
         now = clock.now()
         self._shed_waiting()
         saturated = tuple(profile_id for profile_id in self.limits if self._room(profile_id) <= 0)
-        with transaction.atomic():
-            sql.dispatcher_transaction_settings()
+        with sql.dispatcher_transaction():
             self.recorder.releases_write()
             if self.recorder.frees_keys:
                 # First, so the next delivery of a key just settled is claimed in this round, not the next.

@@ -6,16 +6,17 @@ give parameters and results the same shape on both databases.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
 
@@ -114,18 +115,36 @@ def rows_as_set(columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> tu
     return f"(SELECT {expressions} FROM jsonb_array_elements(%s::jsonb) AS r) AS v", [document]  # noqa: S608
 
 
-def dispatcher_transaction_settings() -> None:
-    """PostgreSQL: how the dispatcher's own transactions (claims, outcomes) run.
+@contextlib.contextmanager
+def dispatcher_transaction() -> Iterator[None]:
+    """A transaction of the dispatcher's own bookkeeping (claims, outcomes).
 
-    Their commit does not wait for the WAL to reach the disk: a database crash can then lose the last
-    few milliseconds of bookkeeping, which sends those deliveries once more (at least once, with the
-    same webhook-id), never loses one. Ingesting events keeps the full wait: an accepted event is
-    durable. And they read by index only: after a burst of new rows the planner's statistics lag
+    Its commit does not wait for the disk (PostgreSQL: `synchronous_commit` off; SQLite: `synchronous`
+    NORMAL, where every other commit runs FULL): a crash of the machine can then lose the last few
+    milliseconds of bookkeeping, which sends those deliveries once more (at least once, with the same
+    webhook-id), never loses one. Ingesting events keeps the full wait: an accepted event is durable.
+    On PostgreSQL it also reads by index only: after a burst of new rows the planner's statistics lag
     behind, and it would fetch every due row and sort them for a claim of a few hundred.
     """
-    if is_postgresql():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_seqscan', 'off', true),"
-                " set_config('enable_bitmapscan', 'off', true)"
-            )
+    # SQLite takes the setting per connection, and only outside a transaction: set for this one, then
+    # put back. Nested in another transaction, it runs as that one does.
+    relaxed = _vendor() == "sqlite" and not connection.in_atomic_block
+    if relaxed:
+        _sqlite_synchronous("NORMAL")
+    try:
+        with transaction.atomic():
+            if is_postgresql():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('synchronous_commit', 'off', true),"
+                        " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+                    )
+            yield
+    finally:
+        if relaxed:
+            _sqlite_synchronous("FULL")
+
+
+def _sqlite_synchronous(level: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA synchronous = {level}")

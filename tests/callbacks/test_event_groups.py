@@ -136,3 +136,35 @@ def test_the_ingest_statement_is_prepared_unless_turned_off(account, settings, p
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["WITH incoming AS%"])
         assert cursor.fetchone()[0] == (1 if prepared else 0)
+
+
+SQLITE_FULL, SQLITE_NORMAL = 2, 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL: synchronous_commit, per transaction")
+def test_on_sqlite_an_accepted_event_waits_for_the_disk_the_dispatchers_bookkeeping_does_not(account, receiver):
+    from callbacks.delivery import sql
+    from callbacks.delivery.engine import dispatch_batch
+
+    def synchronous() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous")
+            return cursor.fetchone()[0]
+
+    # given a connection as every process opens it: its commits wait for the disk
+    profile_for(account, receiver, event_types.MESSAGE_STATUS)
+    assert synchronous() == SQLITE_FULL
+    # when an event is posted, then it is committed that way
+    event_post(account=account, item={"type": event_types.MESSAGE_STATUS, "data": {"n": 1}})
+    assert synchronous() == SQLITE_FULL
+    # and the dispatcher's own transactions do not wait, and give the connection back as it was
+    with sql.dispatcher_transaction():
+        assert synchronous() == SQLITE_NORMAL
+    assert synchronous() == SQLITE_FULL
+    with pytest.raises(RuntimeError), sql.dispatcher_transaction():
+        raise RuntimeError("a failed flush")
+    assert synchronous() == SQLITE_FULL
+    assert dispatch_batch(worker_id="test") == 1
+    receiver.wait_for(1)
+    assert synchronous() == SQLITE_FULL

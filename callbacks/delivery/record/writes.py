@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
 from callbacks import clock, metrics, signals
 from callbacks.delivery import sql
@@ -352,8 +352,7 @@ class Recorder:
         now = clock.now()
         disabled: list[health.Disabled] = []
         try:
-            with transaction.atomic():
-                sql.dispatcher_transaction_settings()
+            with sql.dispatcher_transaction():
                 _rows_write(attempts=attempts, outcomes=updates, releases=deferrals, holds=holds, cancels=cancels)
                 stats.flush()
                 failing = health.health_apply(tallies)
