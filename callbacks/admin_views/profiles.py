@@ -249,6 +249,8 @@ class CallbackProfileAdmin(AccountScopedAdmin):
             context["public_key"], context["retired_public_keys"] = profile_public_keys(obj)
             context["rotate_key_url"] = reverse("admin:callbacks_callbackprofile_rotate_key", args=[obj.pk])
             context["trigger_curl"] = trigger_curl(request=request, profile=obj)
+            context["health_block"] = status_block(obj)
+            context["deliveries_url"] = f"{reverse('admin:callbacks_delivery_changelist')}?profile={obj.pk}"
         context["account_name"] = obj.account.name if obj else account_required(request).name
         return super().render_change_form(request, context, add, change, form_url, obj)
 

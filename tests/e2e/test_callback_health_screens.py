@@ -195,3 +195,37 @@ def test_the_list_fits_a_desktop_and_becomes_cards_on_a_phone(page, live_server,
     detail = page.locator(".cc-stats-detail").first
     expect(detail).to_be_visible()
     assert detail.bounding_box()["x"] + detail.bounding_box()["width"] <= PHONE["width"] + 1
+
+
+@pytest.mark.parametrize("size", [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")])
+def test_a_callbacks_page_shows_its_health_and_leads_to_its_deliveries(
+    page, live_server, owner, owner_account, receiver, size
+):
+    # given a callback paused by the system with its work held, and a healthy one beside it
+    page.set_viewport_size(size)
+    sms = _profile(owner_account, receiver.url("/sms"), "SMS receipts", code=event_types.MESSAGE_STATUS)
+    orders = _profile(owner_account, receiver.url("/orders"), "Orders")
+    _emit(owner_account, event_types.MESSAGE_STATUS)
+    _emit(owner_account, event_types.MESSAGE_STATUS)
+    _emit(owner_account)
+    CallbackProfile.objects.filter(pk=sms.pk).update(status="abnormal", status_reason="failing since 09:00 UTC")
+    Delivery.objects.filter(profile=sms).update(state=Delivery.State.HELD)
+    login(page, live_server, owner)
+
+    # when its page is opened
+    page.goto(f"{live_server.url}{LIST}{sms.pk}/change/")
+
+    # then its health is in sight, in the list's words, with why
+    health = page.get_by_test_id("callback-health")
+    expect(health.locator(".cc-status")).to_have_text("Abnormal")
+    expect(health).to_contain_text("failing since 09:00 UTC")
+    box = health.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size["width"], box
+    shot(page, f"health-05-callback-page-{size['width']}")
+    # and its deliveries are one click away, the log filtered to it alone
+    health.get_by_role("link", name="Its deliveries").click()
+    expect(page.locator("#result_list > tbody > tr")).to_have_count(2)
+    expect(page.locator("#result_list > tbody")).not_to_contain_text("Orders")
+    # and the healthy one reads Enabled
+    page.goto(f"{live_server.url}{LIST}{orders.pk}/change/")
+    expect(page.get_by_test_id("callback-health").locator(".cc-status")).to_have_text("Enabled")
