@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from callbacks import clock
+from callbacks import clock, metrics
 from callbacks.selectors.operations import due_backlog, profiles_by_health
 
 
@@ -56,9 +56,13 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("A bearer token is required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
+    directory = settings.PROMETHEUS_MULTIPROC_DIR
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=settings.PROMETHEUS_MULTIPROC_DIR)
+    MultiProcessCollector(registry, path=directory)
     registry.register(DatabaseCollector())
     # The text format the scraper asks for (Accept), as prometheus-client's own server answers.
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return HttpResponse(encode(registry), content_type=content_type)
+    with metrics.files_locked(directory):
+        metrics.ended_processes_fold(directory)
+        body = encode(registry)
+    return HttpResponse(body, content_type=content_type)

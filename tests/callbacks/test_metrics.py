@@ -4,9 +4,14 @@ real qcluster delivers.)"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from callbacks import clock, event_types
 from callbacks.delivery.engine import dispatch_run
@@ -119,3 +124,58 @@ def test_a_batch_counts_its_accepted_and_refused_items(settings, account, api):
     assert grown(before, after, "callbacks_events_accepted_total") == Event.objects.count() == 2
     assert grown(before, after, "callbacks_events_refused_total", status="item") == 1
     assert grown(before, after, "callbacks_events_refused_total", status="400") == 1
+
+
+def _process_counting(*, events: int, attempts: int, stay: bool = False) -> subprocess.Popen:
+    """Another process of this machine (a recycled worker, say) that counts events and attempts into the
+    shared folder, then ends, or stays until it is told to end (stdin closed)."""
+    code = (
+        "import sys; from callbacks import metrics\n"
+        f"metrics.events_accepted.inc({events})\n"
+        f"for _ in range({attempts}): metrics.attempt_duration.labels(outcome='delivered').observe(0.2)\n"
+        "print('counted', flush=True)\n" + ("sys.stdin.read()\n" if stay else "")
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": settings.PROMETHEUS_MULTIPROC_DIR},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline() == "counted\n"
+    return process
+
+
+def _files_of(pid: int) -> list[Path]:
+    return sorted(Path(settings.PROMETHEUS_MULTIPROC_DIR).glob(f"*_{pid}.db"))
+
+
+def test_the_files_of_ended_processes_are_folded_into_one_and_the_counts_kept(settings):
+    # given the counts of this process, of one that stays and of two that ended (recycled workers)
+    settings.METRICS_TOKEN = TOKEN
+    before = scrape()
+    staying = _process_counting(events=7, attempts=1, stay=True)
+    ended = [_process_counting(events=3, attempts=2), _process_counting(events=4, attempts=5)]
+    for process in ended:
+        process.wait(10)
+    assert all(_files_of(process.pid) for process in ended)
+
+    # when /metrics is scraped
+    first = scrape()
+
+    # then every process's counts are in it
+    assert grown(before, first, "callbacks_events_accepted_total") == 14
+    assert grown(before, first, "callbacks_attempt_duration_seconds_count", outcome="delivered") == 8
+    assert grown(before, first, "callbacks_attempt_duration_seconds_bucket", outcome="delivered", le="0.25") == 8
+    # and the ended processes' files are gone, the staying one's kept: the folder stops growing
+    assert [_files_of(process.pid) for process in ended] == [[], []]
+    assert _files_of(staying.pid)
+
+    # when the staying one ends too and another scrape comes, nothing is counted twice or lost
+    staying.stdin.close()
+    staying.wait(10)
+    second = scrape()
+    assert second == first
+    assert _files_of(staying.pid) == []
+    assert scrape() == first
