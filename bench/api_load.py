@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -102,7 +103,43 @@ def load_figures(*runs: dict) -> dict:
     }
     if events is not None:
         figures["events_per_second"] = round(events / seconds)
+    # What each answered request cost in CPU: steadier from run to run than the rates, which move with
+    # how the clients' connections fall between the server's processes.
+    for figure in ("web_cpu_s", "machine_cpu_s"):
+        if accepted and all(figure in run for run in runs):
+            figures[f"{figure.removesuffix('_s')}_ms_per_request"] = round(
+                1000 * sum(run[figure] for run in runs) / accepted, 3
+            )
     return figures
+
+
+def cpu_counted(run_load, *, server: Gunicorn) -> dict:
+    """`run_load()`'s result with the CPU seconds used meanwhile by the server's processes (`web_cpu_s`)
+    and by the whole machine, clients included (`machine_cpu_s`). Linux only (/proc); elsewhere as is."""
+    if not Path("/proc/stat").exists():
+        return run_load()
+    web, machine = server.cpu_s(), machine_busy_s()
+    run = run_load()
+    run["web_cpu_s"], run["machine_cpu_s"] = server.cpu_s() - web, machine_busy_s() - machine
+    return run
+
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the machine has spent on anything but idling, all cores together."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICKS_PER_S
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) process `pid` has used; 0 once it has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
 
 
 def load_measure(
@@ -187,6 +224,12 @@ class Gunicorn:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by gunicorn's master and its live workers."""
+        master = self.process.pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        return sum(process_cpu_s(pid) for pid in [master, *map(int, children)])
 
     def __enter__(self) -> Gunicorn:
         log = open(self.log_path, "ab")

@@ -547,7 +547,16 @@ def events_quota_lift(account) -> None:
 def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
     """The events API under `make run`'s gunicorn settings, fan-out to 3 profiles: single events from 16
     clients beside a trivial endpoint (same key, answers 202, writes nothing), then 500-event batches from 4."""
-    from bench.api_load import BATCH_CLIENTS, BATCH_SIZE, Gunicorn, batch_body, load_figures, load_measure, load_run
+    from bench.api_load import (
+        BATCH_CLIENTS,
+        BATCH_SIZE,
+        Gunicorn,
+        batch_body,
+        cpu_counted,
+        load_figures,
+        load_measure,
+        load_run,
+    )
     from callbacks.models import Delivery, Event
     from callbacks.services.api_keys import api_key_create
 
@@ -559,10 +568,13 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
         # The two alternate in rounds, so other load on the machine weighs on both alike.
         ceiling_runs, event_runs = [], []
         for _ in range(API_ROUNDS):
-            ceiling_runs.append(
-                load_run(url=f"{server.url}/bench/ceiling/", key=key, duration_s=duration_s / API_ROUNDS)
-            )
-            event_runs.append(load_run(url=f"{server.url}/api/v1/events/", key=key, duration_s=duration_s / API_ROUNDS))
+            for runs, path in ((ceiling_runs, "/bench/ceiling/"), (event_runs, "/api/v1/events/")):
+                runs.append(
+                    cpu_counted(
+                        lambda path=path: load_run(url=server.url + path, key=key, duration_s=duration_s / API_ROUNDS),
+                        server=server,
+                    )
+                )
         ceiling, events = load_figures(*ceiling_runs), load_figures(*event_runs)
         batches = load_measure(
             url=f"{server.url}/api/v1/events/batch/",
@@ -577,6 +589,10 @@ def section_api(stage: Stage, *, url: str, duration_s: float = 10) -> dict:
         "events": events,
         "events_share_of_ceiling_percent": round(
             100 * events["accepted_per_second"] / max(ceiling["accepted_per_second"], 1), 1
+        ),
+        # What an event costs the web processes beyond the trivial request, in CPU: the target's gap.
+        "events_web_cpu_beyond_ceiling_ms": round(
+            events.get("web_cpu_ms_per_request", 0) - ceiling.get("web_cpu_ms_per_request", 0), 3
         ),
         "batch": batches,
         "batch_events_per_second": batches.get("events_per_second", 0),
