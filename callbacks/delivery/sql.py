@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils.dateparse import parse_datetime
 
 
@@ -142,7 +142,10 @@ def dispatcher_transaction() -> Iterator[None]:
             yield
     finally:
         if relaxed:
-            _sqlite_synchronous("FULL")
+            try:
+                _sqlite_synchronous("FULL")
+            except DatabaseError:
+                connection.close()  # opened again with the settings' FULL; the first error stays the one raised
 
 
 def _sqlite_synchronous(level: str) -> None:
