@@ -92,3 +92,40 @@ def test_the_screens_and_api_docs_carry_a_content_security_policy():
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]
     assert "Content-Security-Policy" in Client().get("/api/docs/")
+
+
+def _directives(header: str) -> set[str]:
+    return {part.strip() for part in header.split(";") if part.strip()}
+
+
+@pytest.mark.django_db
+def test_every_answer_carries_the_policy_django_csp_builds_from_the_settings(account):
+    from csp.utils import build_policy
+
+    from callbacks.services.api_keys import api_key_create
+
+    # given the policy django-csp builds from CONTENT_SECURITY_POLICY
+    expected = _directives(build_policy())
+    assert "default-src 'self'" in expected and "object-src 'none'" in expected
+    _, key = api_key_create(account=account, name="csp")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    # when a screen, an API answer, an API error and a page not found are asked for
+    answers = [
+        Client().get("/admin/login/"),
+        api.post("/api/v1/events/", {"type": "message.status", "data": {}}, content_type="application/json"),
+        api.post("/api/v1/events/", "{", content_type="application/json"),
+        Client().get("/no-such-page/"),
+    ]
+    # then each carries that policy, once
+    assert [answer.status_code for answer in answers] == [200, 202, 400, 404]
+    for answer in answers:
+        assert _directives(answer["Content-Security-Policy"]) == expected, answer.status_code
+
+
+@pytest.mark.django_db
+def test_with_debug_on_djangos_error_pages_go_without_the_policy(settings):
+    # given DEBUG on, whose technical 404 page has inline scripts and styles
+    settings.DEBUG = True
+    # then a page not found goes without the policy, and a screen keeps it
+    assert "Content-Security-Policy" not in Client().get("/no-such-page/")
+    assert "Content-Security-Policy" in Client().get("/admin/login/")
