@@ -129,6 +129,12 @@ def test_a_viewer_sees_refresh_disabled_and_no_delete(page, live_server, receive
     expect(page.locator("#result_list").get_by_role("link", name="Delete")).to_have_count(0)
     expect(page.get_by_role("button", name="Delete selected")).to_have_count(0)
     shot(page, "health-08-viewer-list")
+    # and the callback's own page shows the viewer its health and the way to its deliveries
+    page.locator("#result_list").get_by_role("link", name="Orders").click()
+    health = page.get_by_test_id("callback-health")
+    expect(health.locator(".cc-status")).to_have_text("Enabled")
+    health.get_by_role("link", name="Its deliveries").click()
+    expect(page.locator("#changelist")).to_be_visible()
 
 
 def _stats_for(profile: CallbackProfile) -> None:
