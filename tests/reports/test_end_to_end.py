@@ -27,9 +27,6 @@ def test_events_delivered_by_the_engine_are_counted_in_the_report(account, recei
     orders.event_types.set([event_types.MESSAGE_STATUS, event_types.OTP_SENT])
     legacy = CallbackProfileFactory(account=account, name="Legacy", url=refusing.url("/hooks"), retry_schedule_s=[])
     legacy.event_types.set([event_types.OTP_SENT])
-    report_settings_update(
-        account=account, frequencies=[DAILY], recipients="ops@example.com", now=clock.now() - dt.timedelta(minutes=1)
-    )
 
     # when three status events and two OTP events are emitted and dispatched
     for number in range(3):
@@ -41,8 +38,11 @@ def test_events_delivered_by_the_engine_are_counted_in_the_report(account, recei
     healthy.wait_for(5)
     refusing.wait_for(2)
 
-    # and the schedule runs just after the next 17:00 in Berlin (counted from the hour the rollups use)
+    # and daily reports are on since the hour the rollups use, and the schedule runs just after the
+    # next 17:00 in Berlin (subscribing a minute earlier would also send the day before's report
+    # when the test runs in the first minute after 17:00)
     hour = clock.now().replace(minute=0, second=0, microsecond=0)
+    report_settings_update(account=account, frequencies=[DAILY], recipients="ops@example.com", now=hour)
     end = send_time_next(frequency=DAILY, timezone=account.timezone, now=hour)
     period = period_ending_at(frequency=DAILY, timezone=account.timezone, end=end)
     sent = reports_send_due(now=end + dt.timedelta(minutes=1))
