@@ -105,7 +105,7 @@ def load_figures(*runs: dict) -> dict:
         figures["events_per_second"] = round(events / seconds)
     # What each answered request cost in CPU: steadier from run to run than the rates, which move with
     # how the clients' connections fall between the server's processes.
-    for figure in ("web_cpu_s", "machine_cpu_s"):
+    for figure in ("web_cpu_s", "database_cpu_s", "machine_cpu_s"):
         if accepted and all(figure in run for run in runs):
             figures[f"{figure.removesuffix('_s')}_ms_per_request"] = round(
                 1000 * sum(run[figure] for run in runs) / accepted, 3
@@ -114,14 +114,39 @@ def load_figures(*runs: dict) -> dict:
 
 
 def cpu_counted(run_load, *, server: Gunicorn) -> dict:
-    """`run_load()`'s result with the CPU seconds used meanwhile by the server's processes (`web_cpu_s`)
-    and by the whole machine, clients included (`machine_cpu_s`). Linux only (/proc); elsewhere as is."""
+    """`run_load()`'s result with the CPU seconds used meanwhile by the server's processes (`web_cpu_s`),
+    by a PostgreSQL server on this machine (`database_cpu_s`) and by the whole machine, clients included
+    (`machine_cpu_s`). Linux only (/proc); elsewhere as is."""
     if not Path("/proc/stat").exists():
         return run_load()
-    web, machine = server.cpu_s(), machine_busy_s()
+    web, database, machine = server.cpu_s(), postgres_cpu_s(), machine_busy_s()
     run = run_load()
     run["web_cpu_s"], run["machine_cpu_s"] = server.cpu_s() - web, machine_busy_s() - machine
+    if database is not None:
+        run["database_cpu_s"] = postgres_cpu_s() - database
     return run
+
+
+def postgres_cpu_s() -> float | None:
+    """CPU seconds the PostgreSQL server of the default database has used: its postmaster, the processes
+    running now and those that ended (which the postmaster reaped). None on SQLite, or when the server's
+    processes are not visible from here (another machine or container)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    try:
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # utime, stime, then cutime, cstime: what the ended children used, once reaped.
+    own_and_ended = sum(int(value) for value in fields[11:15]) / _TICKS_PER_S
+    return own_and_ended + sum(process_cpu_s(int(child)) for child in children)
 
 
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
