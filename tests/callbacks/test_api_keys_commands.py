@@ -72,11 +72,40 @@ def test_apikey_created_from_the_command_line_works_against_the_api(client):
 
 
 @pytest.mark.django_db
+def test_apikey_create_finds_the_account_by_its_name_too():
+    # given the account `make run` creates, whose id nobody has been shown
+    account = AccountFactory(name="Demo account")
+    AccountFactory(name="Other")
+    # when the operator names it instead
+    key, err = run("apikey_create", "--account", "Demo account")
+    # then the key is that account's
+    assert api_key_authenticate(raw_key=key).account == account
+    assert "“Demo account”" in err
+
+
+@pytest.mark.django_db
+def test_apikey_create_lists_the_accounts_when_it_cannot_tell_which_one_is_meant():
+    first, second = AccountFactory(name="Acme"), AccountFactory(name="Acme")
+    AccountFactory(name="Globex")
+    # an unknown account: the error names the accounts there are, by id and name
+    with pytest.raises(CommandError) as error:
+        run("apikey_create", "--account", "Initech")
+    assert "No account with id or name “Initech”" in str(error.value)
+    assert f"{first.id}  Acme" in str(error.value) and "Globex" in str(error.value)
+    # a name two accounts share: the error says so and names both ids
+    with pytest.raises(CommandError) as error:
+        run("apikey_create", "--account", "Acme")
+    assert "2 accounts are named “Acme”" in str(error.value)
+    assert str(first.id) in str(error.value) and str(second.id) in str(error.value)
+    assert not ApiKey.objects.exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--account", "nope"], "No account with id “nope”"),
-        (["--account", str(uuid.uuid4())], "No account with id"),
+        (["--account", "nope"], "No account with id or name “nope”"),
+        (["--account", str(uuid.uuid4())], "No account with id or name"),
         (["--scopes", "read,admin"], "scopes: Choose one or more of: read, write"),
         (["--expires-days", "0"], "--expires-days must be 1 or more"),
     ],

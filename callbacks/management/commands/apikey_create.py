@@ -1,4 +1,4 @@
-"""`manage.py apikey_create --account <id> [--scopes read,write] [--expires-days N]`: prints the key once."""
+"""`manage.py apikey_create --account <id or name> [--scopes read,write] [--expires-days N]`: prints the key once."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class Command(BaseCommand):
     help = "Create an API key for an account and print it. It is shown this once and stored only hashed."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--account", required=True, help="The account id (printed by account_create).")
+        parser.add_argument(
+            "--account", required=True, help="The account's id (printed by account_create) or its exact name."
+        )
         parser.add_argument("--scopes", default="read,write", help="Comma-separated: read, write (default both).")
         parser.add_argument(
             "--expires-days", type=int, default=None, help="Days until the key expires (default never)."
@@ -26,10 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="A label to recognise the key by.")
 
     def handle(self, *args, **options) -> None:
-        try:
-            account = Account.objects.get(pk=uuid.UUID(options["account"]))
-        except (ValueError, Account.DoesNotExist) as error:
-            raise CommandError(f"No account with id “{options['account']}”.") from error
+        account = account_named(options["account"])
         scopes = [scope.strip() for scope in options["scopes"].split(",") if scope.strip()]
         days = options["expires_days"]
         if days is not None and days < 1:
@@ -47,3 +46,35 @@ class Command(BaseCommand):
             "Store it now: it is not shown again."
         )
         self.stdout.write(raw_key)
+
+
+ACCOUNTS_LISTED = 10
+
+
+def account_named(given: str) -> Account:
+    """The account whose id, or else whose exact name, is `given`; a CommandError listing the accounts
+    (id and name) when there is none, or naming each one when several share the name."""
+    try:
+        found = Account.objects.filter(pk=uuid.UUID(given)).first()
+    except ValueError:
+        found = None
+    if found is not None:
+        return found
+    named = list(Account.objects.filter(name=given.strip())[: ACCOUNTS_LISTED + 1])
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise CommandError(
+            f"{len(named) if len(named) <= ACCOUNTS_LISTED else 'Several'} accounts are named “{given.strip()}”: "
+            f"give the id of one.\n{_listed(named)}"
+        )
+    accounts = list(Account.objects.all()[: ACCOUNTS_LISTED + 1])
+    there = f"The accounts:\n{_listed(accounts)}" if accounts else "There is no account yet: see account_create."
+    raise CommandError(f"No account with id or name “{given}”. {there}")
+
+
+def _listed(accounts: list[Account]) -> str:
+    lines = [f"  {account.id}  {account.name}" for account in accounts[:ACCOUNTS_LISTED]]
+    if len(accounts) > ACCOUNTS_LISTED:
+        lines.append("  …")
+    return "\n".join(lines)
