@@ -28,11 +28,12 @@ install-dev: $(DEV_STAMP)
 .env:
 	$(PYTHON) -m config.envfile .env http://$(HOST):$(PORT)
 
-# Debian packages the browser tests and the benchmark use (installed only when missing).
+# Debian packages the browser tests, the README's curl example and the benchmark use (installed only when missing).
 system-packages:
 	@missing=""; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
+	test -x /usr/bin/curl || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "Missing Debian packages:$$missing (sudo apt-get install$$missing)"; fi; \

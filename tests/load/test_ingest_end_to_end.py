@@ -5,12 +5,14 @@ Redis when DATABASE_URL and REDIS_URL point there)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import requests
 
 from bench.api_load import Gunicorn
-from bench.harness import Cluster, ThrowawayDatabase, manage, process_environment, wait_until
+from bench.harness import ROOT, Cluster, ThrowawayDatabase, manage, process_environment, wait_until
 from bench.scenarios import id_key
 from tests.receivers import Receiver
 
@@ -90,3 +92,50 @@ def test_a_posted_batch_is_delivered_by_the_cluster(installation, tmp_path):
         finally:
             cluster.stop()
     assert len(receiver.requests) == EVENTS
+
+
+def readme_block(heading: str) -> str:
+    """The first ```sh block under `heading` in the README."""
+    text = (ROOT / "README.md").read_text()
+    after = text[text.index(f"## {heading}\n") :]
+    return after[after.index("```sh\n") + len("```sh\n") : after.index("\n```", after.index("```sh\n"))]
+
+
+def test_the_readmes_first_event_works_as_written(tmp_path):
+    # given an installation set up as `make run` sets it up (the demo account), serving and delivering
+    database = ThrowawayDatabase(backend="sqlite", directory=tmp_path).create()
+    environment = process_environment(
+        database_url=database.url, cluster_name=database.name, workers=1, CACHE_DIR=str(tmp_path / "cache")
+    )
+    manage(["migrate", "--noinput", "-v", "0"], environment)
+    manage(["bootstrap"], environment)
+    with Receiver() as receiver, Gunicorn(environment, tmp_path / "gunicorn.log") as server:
+        cluster = Cluster(environment, log_path=tmp_path / "cluster.log").start()
+        try:
+            # when the README's commands run as written (only the ports differ), every curl failing on
+            # an error answer
+            script = readme_block("A first event").replace("http://127.0.0.1:8000", server.url)
+            script = script.replace("http://127.0.0.1:9000/hooks", receiver.url("/hooks"))
+            script = script.replace(".venv/bin/python", sys.executable)
+            result = subprocess.run(
+                [
+                    "bash",
+                    "-c",
+                    f'set -euo pipefail\ncurl() {{ command curl -sS --fail-with-body "$@"; echo; }}\n{script}',
+                ],
+                cwd=ROOT,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+
+            # then the receiver of the README got the single event and the batch's two, signed
+            arrived = receiver.wait_for(3, timeout_s=60)
+            assert sorted(request.json()["data"]["message_id"] for request in arrived) == ["m-1", "m-2", "m-3"]
+            assert all(request.header("webhook-signature").startswith("v1,") for request in arrived)
+            assert {request.path for request in arrived} == {"/hooks"}
+        finally:
+            cluster.stop()
+            database.drop()
