@@ -20,7 +20,9 @@ class Event(models.Model):
     payload = models.JSONField(default=dict)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     payload_purged_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No index of its own: nothing looks events up by time but retention, which has `event_payload_kept`,
+    # and every event written would pay for one.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
