@@ -263,6 +263,7 @@ class ApiKeyAdmin(AccountScopedAdmin):
     ]
     list_display_links = None
     search_fields = ["name", "prefix"]
+    empty_list_text = "No API keys yet. Programs use a key to post events and read this account's log through the API."
     actions = None
 
     @admin.display(description="Name", ordering="name")

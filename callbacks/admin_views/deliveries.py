@@ -9,6 +9,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponseRedirect
@@ -70,6 +71,16 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
+class _LogChangeList(ChangeList):
+    """The log is not counted a second time for a "total" (`show_full_result_count` off). Unfiltered, the
+    count it has is the total: said so, the search bar shows no "Show all" of what is already all shown."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if self.full_result_count is None and not (self.query or self.has_active_filters):
+            self.full_result_count = self.result_count
+
+
 class DeliveryAdmin(AccountScopedAdmin):
     list_display = ["created", "event_type_shown", "callback", "state_shown", "attempts", "last_answer", "row_actions"]
     list_display_links = ["created"]
@@ -81,11 +92,18 @@ class DeliveryAdmin(AccountScopedAdmin):
     ]
     search_fields = ["event_type"]
     search_help_text = "Search by event id, delivery id or webhook-id (a batch's), message id or phone number."
+    empty_list_text = (
+        "No deliveries yet. Each event sent to one of your callbacks shows up here, with the request of each "
+        "attempt and the answer it got."
+    )
     list_select_related = ["profile", "event"]
     list_per_page = 50
     actions = None
     show_full_result_count = False
     change_form_template = "admin/callbacks/delivery/detail.html"
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return _LogChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -99,6 +99,7 @@ class CallbackProfileAdmin(AccountScopedAdmin):
     actions = ["delete_selected_callbacks"]
     search_fields = ["name", "description", "url"]
     search_help_text = "Search by name, description or address."
+    empty_list_text = "No callbacks yet: add one to start receiving events."
     list_per_page = 25
 
     auth_password_state = _secret_state("auth_password", "Password")

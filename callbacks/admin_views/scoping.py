@@ -82,6 +82,12 @@ class AccountScopedAdmin(admin.ModelAdmin):
     account_field = "account"
     # No raw admin leftovers: no filter counts, no "Save and add another", no History.
     show_facets = admin.ShowFacets.NEVER
+    # What an empty list says (templates/admin/change_list.html): what it will hold and how it fills.
+    empty_list_text = ""
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        empty = self.empty_list_text or f"No {self.model._meta.verbose_name_plural} yet."
+        return super().changelist_view(request, {"empty_list_text": empty, **(extra_context or {})})
 
     def get_actions(self, request: HttpRequest) -> dict:
         """Django's bulk "delete selected" bar is not ours; a screen that needs a bulk action adds its own."""
