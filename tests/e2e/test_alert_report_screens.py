@@ -223,3 +223,59 @@ def test_configure_events_says_when_no_telegram_bot_is_set_up(page, live_server,
         ).map((part) => part.textContent.trim().slice(0, 40))"""
     )
     assert sticking_out == []
+
+
+def _inside_the_screen(page, locator) -> None:
+    width = page.viewport_size["width"]
+    for index in range(locator.count()):
+        box = locator.nth(index).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (index, box, width)
+
+
+def test_the_report_history_and_a_report_fit_a_phone(page, live_server, owner, owner_account):
+    # given an account on a phone, with no report yet
+    page.set_viewport_size(PHONE)
+    profile = profile_create(
+        account=owner_account, name="Orders and shipping notifications", url="http://127.0.0.1:9/o"
+    )
+    login(page, live_server, owner)
+    page.goto(f"{live_server.url}/admin/reports/")
+
+    # then the empty history says so in full, nothing scrolled out of sight
+    empty = page.get_by_test_id("report-history").get_by_text("No report yet")
+    expect(empty).to_be_visible()
+    _inside_the_screen(page, empty)
+
+    # when daily reports have run for three days over counted deliveries
+    now = timezone.now()
+    for hours_ago in range(20, 60, 5):
+        DeliveryStats.objects.create(
+            account=owner_account,
+            profile=profile,
+            event_type="message.status",
+            hour=(now - timedelta(hours=hours_ago)).replace(minute=0, second=0, microsecond=0),
+            delivered=10,
+            failed=1,
+            attempts=12,
+        )
+    report_settings_update(
+        account=owner_account, frequencies=["daily"], recipients="finance@example.com", now=now - timedelta(days=3)
+    )
+    assert reports_send_due(now=now)
+    page.reload()
+
+    # then each report is a card: its period, counts, state and View all within the screen's width
+    rows = page.get_by_test_id("report-history").locator("tbody tr")
+    expect(rows).to_have_count(Report.objects.filter(account=owner_account).count())
+    _inside_the_screen(page, rows.first.locator("td"))
+    expect(rows.first.locator("td[data-label=Period]")).to_be_visible()
+    assert not page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+    shot(page, "36-phone-report-history")
+
+    # and a report's counts per callback fit as well
+    rows.first.get_by_role("link", name="View").click()
+    per_callback = page.get_by_test_id("report-per-callback").locator("tbody td")
+    expect(per_callback.first).to_contain_text("Orders and shipping notifications")
+    _inside_the_screen(page, per_callback)
+    assert not page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+    shot(page, "37-phone-report-detail")
