@@ -108,5 +108,5 @@ def test_preview_writes_the_whole_message(busy_account, tmp_path):
 
 
 def test_preview_of_an_unknown_account_fails_clearly(db):
-    with pytest.raises(CommandError, match="No single account"):
+    with pytest.raises(CommandError, match="No account with id or name “Nobody”"):
         call_command("report_preview", "--account", "Nobody", "--frequency", "daily", stdout=io.StringIO())

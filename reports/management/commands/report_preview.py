@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from callbacks.models import Account
+from callbacks.management.account_lookup import account_named
 from reports.building import report_build
 from reports.emails import report_email_compose, report_html_preview, report_text
 from reports.models import Frequency
 from reports.periods import period_ending_at, period_latest, send_time_next
 from reports.services import report_settings_get
-
-
-def _account_find(value: str) -> Account:
-    try:
-        return Account.objects.get(pk=uuid.UUID(value))
-    except (ValueError, Account.DoesNotExist):
-        pass
-    matches = list(Account.objects.filter(name=value)[:2])
-    if len(matches) != 1:
-        raise CommandError(f"No single account with id or name “{value}”.")
-    return matches[0]
 
 
 class Command(BaseCommand):
@@ -47,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="Pretend it is this ISO 8601 time (default: now).")
 
     def handle(self, *args, **options) -> None:
-        account = _account_find(options["account"])
+        account = account_named(options["account"])
         frequency = options["frequency"]
         now = timezone.now()
         if options["at"]:
