@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from callbacks.admin_views.errors import service_errors_show
 from callbacks.admin_views.reveal import secret_pop, secret_stash
@@ -161,6 +162,10 @@ class AccountAdmin(AccountScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        # "Change account" would read as switching to another one (the header's switcher does that).
+        return super().change_view(request, object_id, form_url, {"title": "Account", **(extra_context or {})})
+
     def get_fieldsets(self, request: HttpRequest, obj=None):
         if self.has_change_permission(request, obj):
             fields = ACCOUNT_FIELDS
@@ -178,7 +183,7 @@ class AccountAdmin(AccountScopedAdmin):
         return format_html_join(
             "",
             '<div data-testid="quota-{}">{}: <strong>{}</strong></div>',
-            ((name, QUOTAS[name][1].capitalize(), f"{value:,}") for name, value in quotas.items()),
+            ((name, capfirst(QUOTAS[name][1]), f"{value:,}") for name, value in quotas.items()),
         )
 
     @admin.display(description="Platform API key")

@@ -60,6 +60,7 @@ def test_account_settings_go_through_the_service_with_errors_beside_fields(page,
     # given the account page
     login(page, live_server, owner)
     page.locator(".cc-nav").get_by_role("link", name="Account").click()
+    expect(page.locator("h1")).to_have_text("Account")  # not "Change account", read as switching to another
     expect(page.locator("#id_timezone")).to_have_value("UTC")
 
     # when a wrong admin e-mail is entered with a new time zone and key, then fixed

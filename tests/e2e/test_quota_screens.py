@@ -60,6 +60,7 @@ def test_an_operator_sets_quotas_that_members_then_see(page, live_server, owner,
     page.goto(f"{live_server.url}/admin/callbacks/account/{owner_account.pk}/change/")
     expect(page.get_by_test_id("quota-profiles")).to_contain_text("1")
     expect(page.get_by_test_id("quota-fanout")).to_contain_text("3")
+    expect(page.get_by_test_id("quota-events_per_s")).to_contain_text("Events per second through the API:")
     expect(page.locator("#id_quota_profiles")).to_have_count(0)
     shot(page, "31-member-quotas")
 
