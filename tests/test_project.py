@@ -1,9 +1,14 @@
-"""The project's own promises: health, schema, the catalogue seeded."""
+"""The project's own promises: health, schema, the catalogue seeded, every setting documented."""
+
+import re
+from pathlib import Path
 
 import pytest
 
 from callbacks import event_types
 from callbacks.models import EventType
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.django_db
@@ -55,3 +60,18 @@ def test_envfile_is_written_once_with_fresh_secrets_and_the_served_address(tmp_p
     assert "FIELD_ENCRYPTION_KEYS=" in first and "SECRET_KEY=" in first
     assert envfile_write(target, site_url="http://127.0.0.1:9999") is False
     assert target.read_text() == first
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    # given every variable read through django-environ or os.environ by the project's own code
+    variable = re.compile(
+        r"""(?:\benv(?:\.\w+)?|os\.environ\.get|os\.getenv|os\.environ\[)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+    )
+    read = set()
+    for package in ("config", "callbacks", "alerts", "reports"):
+        for source in (ROOT / package).rglob("*.py"):
+            read |= set(variable.findall(source.read_text()))
+    # then each one has its line in docs/configuration.md
+    documented = (ROOT / "docs" / "configuration.md").read_text()
+    assert len(read) > 50
+    assert sorted(name for name in read if f"`{name}`" not in documented) == []
