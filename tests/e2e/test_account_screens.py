@@ -222,3 +222,37 @@ def test_a_superuser_sees_every_account(page, live_server, owner_account, strang
     page.goto(f"{live_server.url}/admin/callbacks/account/")
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
     shot(page, "18-operator-accounts")
+
+
+def test_the_operators_users_screen_speaks_of_accounts_and_roles(page, live_server, owner, owner_account, stranger):
+    # given two customers and an operator
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("operator", "op@example.com", "correct horse battery staple")
+    login(page, live_server, operator)
+
+    # when the operator opens Users
+    page.locator(".cc-nav").get_by_role("link", name="Users").click()
+
+    # then each user shows its accounts and roles and whether it is an operator, in the product's words
+    expect(page.locator("h1")).to_have_text("Users")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows.filter(has_text=owner.username)).to_contain_text("Acme Messaging (owner)")
+    expect(rows.filter(has_text=stranger.username)).to_contain_text("Globex (owner)")
+    expect(rows.filter(has_text="operator")).to_contain_text("Operator")
+    # with none of Django's own chrome: no bulk action bar, no filter counts, no "staff status"
+    expect(page.locator("#changelist-form .actions")).to_have_count(0)
+    expect(page.get_by_text("Show counts")).to_have_count(0)
+    expect(page.locator("#changelist")).not_to_contain_text("Staff status")
+    shot(page, "19-operator-users")
+
+    # and a user's page offers what matters here: name, e-mail, active, operator; no groups or permissions
+    rows.filter(has_text=owner.username).get_by_role("link", name=owner.username).click()
+    expect(page.locator("h1")).to_have_text("User")
+    expect(page.locator("#id_is_superuser")).to_be_visible()
+    expect(page.locator("#id_groups")).to_have_count(0)
+    expect(page.locator("#id_user_permissions")).to_have_count(0)
+    expect(page.locator("#id_is_staff")).to_have_count(0)
+    expect(page.locator("label[for=id_is_superuser]")).to_have_text("Operator")
+    expect(page.get_by_role("button", name="Save and add another")).to_have_count(0)
+    shot(page, "20-operator-user")
