@@ -92,3 +92,26 @@ def test_api_keys_show_status_and_revoke_in_sight(page, live_server, owner, owne
     assert not page.evaluate(PAGE_WIDER_THAN_SCREEN)
     assert not page.evaluate(TABLE_CUT_OFF)
     shot(page, f"61-api-keys-{size['width']}")
+
+
+@pytest.mark.parametrize("screen", ["account", "user"])
+def test_the_operators_lists_are_cards_on_a_phone(page, live_server, owner_account, screen):
+    # given an operator on a phone
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("operator", "op@example.com", "correct horse battery staple")
+    page.set_viewport_size(PHONE)
+    login(page, live_server, operator)
+
+    # when the accounts or users list opens
+    app = "auth" if screen == "user" else "callbacks"
+    page.goto(f"{live_server.url}/admin/{app}/{screen}/")
+
+    # then every column of every row is in sight, nothing scrolled sideways
+    cells = page.locator("#result_list tbody td, #result_list tbody th")
+    expect(cells.first).to_be_visible()
+    for index in range(cells.count()):
+        if cells.nth(index).inner_text().strip():
+            _in_view(page, cells.nth(index))
+    assert not page.evaluate(PAGE_WIDER_THAN_SCREEN)
+    shot(page, f"phone-operator-{screen}s")
