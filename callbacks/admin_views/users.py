@@ -37,6 +37,16 @@ class OperatorUserAdmin(UserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     readonly_fields = ["last_login", "date_joined"]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": ["username", "email", "password1", "password2", "is_superuser"],
+                "description": "Customers come in by invitation (Members, or Invite an owner on Accounts): add "
+                "operators here.",
+            },
+        )
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         memberships = Membership.objects.select_related("account").order_by("account__name")
@@ -54,6 +64,12 @@ class OperatorUserAdmin(UserAdmin):
         if "is_active" in fields:
             fields["is_active"].help_text = "An inactive user cannot sign in; their memberships stay as they are."
         return form_class
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        # The screens let in operators and members (admin_site.has_permission); Django's staff flag
+        # only has to be on, so a user made an operator here, or invited later, can sign in.
+        obj.is_staff = True
+        super().save_model(request, obj, form, change)
 
     def render_change_form(self, request: HttpRequest, context: dict, add=False, change=False, form_url="", obj=None):
         context.update(show_save_and_add_another=False, show_save_and_continue=False)

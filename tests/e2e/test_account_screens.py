@@ -256,3 +256,27 @@ def test_the_operators_users_screen_speaks_of_accounts_and_roles(page, live_serv
     expect(page.locator("label[for=id_is_superuser]")).to_have_text("Operator")
     expect(page.get_by_role("button", name="Save and add another")).to_have_count(0)
     shot(page, "20-operator-user")
+
+
+def test_an_operator_added_on_the_users_screen_can_sign_in(page, live_server):
+    # given an operator
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("operator", "op@example.com", "correct horse battery staple")
+    login(page, live_server, operator)
+
+    # when they add a second operator with a password
+    page.goto(f"{live_server.url}/admin/auth/user/add/")
+    expect(page.get_by_text("Single Sign-On")).to_have_count(0)
+    page.fill("#id_username", "second")
+    page.fill("#id_email", "second@example.com")
+    page.fill("#id_password1", "correct horse battery staple")
+    page.fill("#id_password2", "correct horse battery staple")
+    page.check("#id_is_superuser")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("h1")).to_have_text("User")
+
+    # then the new operator signs in and reaches the operators' screens
+    page.get_by_role("button", name="Log out").click()
+    login(page, live_server, get_user_model().objects.get(username="second"))
+    expect(page.locator(".cc-nav").get_by_role("link", name="Users")).to_be_visible()
