@@ -123,20 +123,25 @@ def test_configure_events_thresholds_emails_and_telegram(page, live_server, owne
     shot(page, "32c-configure-events-reacquired-phone")
 
 
+def _counted(profile, *, now, hours_ago) -> None:
+    """Hourly rollups of `profile` at each of `hours_ago` before `now`: as many delivered as hours ago, a few failed."""
+    for hours in hours_ago:
+        DeliveryStats.objects.create(
+            account=profile.account,
+            profile=profile,
+            event_type="message.status",
+            hour=(now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0),
+            delivered=hours,
+            failed=hours % 4,
+            attempts=hours + hours % 4,
+        )
+
+
 def test_reports_frequencies_addresses_and_history_with_chart(page, live_server, owner, owner_account, stranger):
     # given callbacks counted over the last days
     profile = profile_create(account=owner_account, name="Orders", url="http://127.0.0.1:9/orders")
     now = timezone.now()
-    for hours_ago in range(20, 60, 3):
-        DeliveryStats.objects.create(
-            account=owner_account,
-            profile=profile,
-            event_type="message.status",
-            hour=(now - timedelta(hours=hours_ago)).replace(minute=0, second=0, microsecond=0),
-            delivered=hours_ago,
-            failed=hours_ago % 4,
-            attempts=hours_ago + hours_ago % 4,
-        )
+    _counted(profile, now=now, hours_ago=range(20, 60, 3))
     login(page, live_server, owner)
     page.locator(".cc-nav").get_by_role("link", name="Reports").click()
     expect(page.get_by_test_id("report-history")).to_contain_text("No report yet")
@@ -248,16 +253,7 @@ def test_the_report_history_and_a_report_fit_a_phone(page, live_server, owner, o
 
     # when daily reports have run for three days over counted deliveries
     now = timezone.now()
-    for hours_ago in range(20, 60, 5):
-        DeliveryStats.objects.create(
-            account=owner_account,
-            profile=profile,
-            event_type="message.status",
-            hour=(now - timedelta(hours=hours_ago)).replace(minute=0, second=0, microsecond=0),
-            delivered=10,
-            failed=1,
-            attempts=12,
-        )
+    _counted(profile, now=now, hours_ago=range(20, 60, 5))
     report_settings_update(
         account=owner_account, frequencies=["daily"], recipients="finance@example.com", now=now - timedelta(days=3)
     )
