@@ -72,15 +72,10 @@ def may_write(request: HttpRequest) -> bool:
     return account_role(request) in WRITE_ROLES
 
 
-class AccountScopedAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose rows belong to an account (`account_field`), scoped as above.
+class ScreenAdmin(admin.ModelAdmin):
+    """What every screen built on a ModelAdmin shares: no raw admin leftovers (no filter counts, no "Save
+    and add another", no History), and an empty list that says what it will hold."""
 
-    Permissions follow the membership role rather than Django's per-model permissions: owners and
-    admins change, viewers look.
-    """
-
-    account_field = "account"
-    # No raw admin leftovers: no filter counts, no "Save and add another", no History.
     show_facets = admin.ShowFacets.NEVER
     # What an empty list says (templates/admin/change_list.html): what it will hold and how it fills.
     empty_list_text = ""
@@ -101,6 +96,16 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
         raise Http404("No history here.")
+
+
+class AccountScopedAdmin(ScreenAdmin):
+    """A ModelAdmin whose rows belong to an account (`account_field`), scoped as above.
+
+    Permissions follow the membership role rather than Django's per-model permissions: owners and
+    admins change, viewers look.
+    """
+
+    account_field = "account"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)

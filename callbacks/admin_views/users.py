@@ -14,15 +14,15 @@ from django.utils.html import format_html_join
 
 from callbacks.admin_views.accounts import moment_shown
 from callbacks.admin_views.filters import filter_titled
+from callbacks.admin_views.scoping import ScreenAdmin
 from callbacks.models import Membership
 
 
-class OperatorUserAdmin(UserAdmin):
+class OperatorUserAdmin(ScreenAdmin, UserAdmin):
     list_display = ["username", "email", "full_name", "accounts", "operator", "is_active", "last_login_shown"]
     list_filter = [("is_superuser", filter_titled(admin.BooleanFieldListFilter, "operator")), "is_active"]
     search_fields = ["username", "email", "first_name", "last_name", "memberships__account__name"]
     search_help_text = "Search by user name, name, e-mail or account."
-    show_facets = admin.ShowFacets.NEVER
     actions = None
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
@@ -52,9 +52,6 @@ class OperatorUserAdmin(UserAdmin):
         memberships = Membership.objects.select_related("account").order_by("account__name")
         return super().get_queryset(request).prefetch_related(Prefetch("memberships", queryset=memberships))
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        return {}
-
     def get_form(self, request: HttpRequest, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
         fields = form_class.base_fields
@@ -70,10 +67,6 @@ class OperatorUserAdmin(UserAdmin):
         # only has to be on, so a user made an operator here, or invited later, can sign in.
         obj.is_staff = True
         super().save_model(request, obj, form, change)
-
-    def render_change_form(self, request: HttpRequest, context: dict, add=False, change=False, form_url="", obj=None):
-        context.update(show_save_and_add_another=False, show_save_and_continue=False)
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Name")
     def full_name(self, user) -> str:

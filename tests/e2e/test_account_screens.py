@@ -256,6 +256,8 @@ def test_the_operators_users_screen_speaks_of_accounts_and_roles(page, live_serv
     expect(page.locator("label[for=id_is_superuser]")).to_have_text("Operator")
     expect(page.get_by_role("button", name="Save and add another")).to_have_count(0)
     shot(page, "20-operator-user")
+    # and Django's History of a user is not one of the screens
+    assert page.goto(f"{page.url}history/").status == 404
 
 
 def test_an_operator_added_on_the_users_screen_can_sign_in(page, live_server):
